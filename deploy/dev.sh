@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Herald's two commands on a fresh Debian/Ubuntu machine:
+#   ./deploy/dev.sh run    install what is missing, build Release, start herald on :8080
+#   ./deploy/dev.sh test   same set-up, then build and run the whole test suite
+# Extra arguments after `run` go to herald (e.g. ./deploy/dev.sh run --threads 2).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_TYPE="${BUILD_TYPE:-Release}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-$(echo "$BUILD_TYPE" | tr '[:upper:]' '[:lower:]')}"
+JOBS="${JOBS:-$(nproc)}"
+
+# Build and test dependencies, all from Debian. Boost is pinned to 1.81:
+# libboost-dev would pull 1.74 and conflict.
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libboost1.81-dev libboost-system1.81-dev libboost-test1.81-dev
+  libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev
+  prometheus python3-websockets curl procps
+)
+
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dev.sh: installing ${missing[*]}" >&2
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  if [ -x "$ROOT/tests/blackbox/setup.sh" ]; then "$ROOT/tests/blackbox/setup.sh"; fi
+}
+
+build() {
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  run)
+    install_packages
+    build -DHERALD_BUILD_TESTS=OFF
+    exec "$BUILD_DIR/gateway/herald" --listen 0.0.0.0:8080 "$@"
+    ;;
+  test)
+    install_packages
+    build -DHERALD_BUILD_TESTS=ON
+    cd "$BUILD_DIR"
+    ctest --output-on-failure --timeout 600 "$@"
+    ;;
+  *)
+    echo "usage: $0 run [herald flags...] | test [ctest flags...]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,68 @@
+#pragma once
+// http_api: answers every plain HTTP request (everything but the WebSocket
+// upgrade): the push API, /metrics, /healthz, /readyz.
+//
+//   POST /push              wserver compat  -> "message sent to N clients"
+//   POST /api/v1/publish    {"topic","data"} -> {"delivered":N}
+//   POST /api/v1/push       {"user","data"}  -> {"delivered":N}
+//   GET  /metrics /healthz /readyz
+//
+// Thread contract: thread-safe. It holds immutable settings and thread-safe
+// collaborators; each call runs on the shard that read the request and uses
+// that shard's state (its codec and counters) only.
+#include <atomic>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace herald::config {
+struct options;
+}
+namespace herald::metrics {
+class exposition;
+}
+namespace herald::shard {
+class shard_pool;
+struct shard_state;
+}  // namespace herald::shard
+
+namespace herald::api {
+
+class delivery;
+namespace http = boost::beast::http;
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+// A plain-text answer; used for errors found before a request is routed too.
+response text_response(http::status status, std::string_view body, unsigned version);
+
+class http_api {
+ public:
+  http_api(const config::options& opts, delivery& deliver, shard::shard_pool& pool,
+           std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
+           const std::atomic<bool>& ready);
+
+  // `req` must outlive the returned awaitable (it lives in the caller's frame).
+  boost::asio::awaitable<response> handle(const request& req, shard::shard_state& local);
+
+ private:
+  boost::asio::awaitable<response> compat_push(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> publish(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> user_push(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> scrape(const request& req);
+  bool authorized(const request& req) const;
+
+  const config::options& opts_;
+  delivery& deliver_;
+  shard::shard_pool& pool_;
+  std::vector<std::unique_ptr<shard::shard_state>>& states_;
+  metrics::exposition& exposition_;
+  const std::atomic<bool>& ready_;
+};
+
+}  // namespace herald::api

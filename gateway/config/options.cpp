@@ -1,0 +1,80 @@
+#include "config/options.hpp"
+
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+namespace herald::config {
+
+namespace {
+
+// "host:port", "[v6]:port" or ":port".
+bool split_listen(const std::string& s, options& o) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  o.listen_host = host.empty() ? "0.0.0.0" : host;
+  try {
+    int port = std::stoi(s.substr(colon + 1));
+    if (port < 0 || port > 65535) return false;
+    o.listen_port = static_cast<std::uint16_t>(port);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void add_seconds(CLI::App& app, const char* name, seconds_d& value, const char* help) {
+  app.add_option_function<double>(
+         name, [&value](double v) { value = seconds_d(v); }, help)
+      ->check(CLI::PositiveNumber)
+      ->default_str(std::to_string(value.count()));
+}
+
+}  // namespace
+
+parse_outcome parse_options(int argc, char** argv) {
+  options o;
+  CLI::App app{"herald: a WebSocket push gateway"};
+  app.get_formatter()->column_width(40);
+  std::string listen = "0.0.0.0:8080";
+  app.add_option("--listen", listen, "Address and port to serve WebSocket and HTTP on")->capture_default_str();
+  app.add_option("--threads", o.threads, "Shards (io_context threads); 0 = one per core")->capture_default_str();
+  app.add_option("--auth-tokens", o.auth_tokens_file, "File of 'token userId' lines; unknown tokens are refused")
+      ->check(CLI::ExistingFile);
+  app.add_option("--push-key", o.push_key, "Require 'Authorization: Bearer KEY' on the push API");
+  add_seconds(app, "--ping-interval", o.ping_interval, "Seconds between heartbeat pings to a quiet client");
+  add_seconds(app, "--idle-timeout", o.idle_timeout, "Close a client silent for this many seconds");
+  add_seconds(app, "--handshake-timeout", o.handshake_timeout, "Seconds allowed for the WebSocket handshake");
+  add_seconds(app, "--http-idle-timeout", o.http_idle_timeout, "Close an HTTP connection idle this long");
+  add_seconds(app, "--close-timeout", o.close_timeout, "Seconds a closing handshake may take");
+  add_seconds(app, "--drain-timeout", o.drain_timeout, "Seconds to drain connections on SIGTERM");
+  app.add_option("--max-queue-messages", o.max_queue_messages, "Outbound queue limit per connection (messages)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-queue-bytes", o.max_queue_bytes, "Outbound queue limit per connection (bytes)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-message", o.max_message, "Largest client text frame (bytes); larger closes with 1009")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-body", o.max_body, "Largest HTTP request body (bytes); larger answers 413")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-subscriptions", o.max_subscriptions, "Topics and bindings per connection")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-connections", o.max_connections, "Refuse WebSocket upgrades beyond this many; 0 = no limit")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, app.exit(e)};
+  }
+  if (!split_listen(listen, o)) {
+    std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
+    return {std::nullopt, 2};
+  }
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  return {o, 0};
+}
+
+}  // namespace herald::config

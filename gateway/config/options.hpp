@@ -1,0 +1,50 @@
+#pragma once
+// options: every run-time setting of a herald node, with its default.
+//
+// Thread contract: immutable after parse_options() returns; shared by const
+// reference across shards.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace herald::config {
+
+using seconds_d = std::chrono::duration<double>;
+
+struct options {
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 8080;
+  std::size_t threads = 0;  // 0: one per core
+
+  std::string auth_tokens_file;  // "token userId" lines; empty: userId = token
+  std::string push_key;          // empty: push API open
+
+  seconds_d ping_interval{25};
+  seconds_d idle_timeout{60};
+  seconds_d handshake_timeout{10};
+  seconds_d http_idle_timeout{30};  // keep-alive HTTP connection with no request
+  seconds_d close_timeout{5};       // closing handshake before the socket is dropped
+  seconds_d drain_timeout{10};
+
+  std::size_t max_queue_messages = 256;
+  std::size_t max_queue_bytes = 1 << 20;
+  std::size_t max_message = 64 * 1024;      // WebSocket text frame from a client
+  std::size_t max_body = 64 * 1024;         // HTTP request body
+  std::size_t max_header = 8 * 1024;        // HTTP request header block
+  std::size_t max_subscriptions = 128;      // topics + bindings per connection
+  std::size_t max_connections = 0;          // 0: unlimited (the fd limit decides)
+
+  std::string log_level = "info";
+};
+
+struct parse_outcome {
+  std::optional<options> opts;  // empty: exit with `exit_code`
+  int exit_code = 0;
+};
+
+// Parses argv. Prints --help or the error itself.
+parse_outcome parse_options(int argc, char** argv);
+
+}  // namespace herald::config

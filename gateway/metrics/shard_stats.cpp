@@ -1,0 +1,32 @@
+#include "metrics/shard_stats.hpp"
+
+#include <algorithm>
+
+namespace herald::metrics {
+
+const char* to_string(close_reason r) {
+  switch (r) {
+    case close_reason::peer: return "peer";
+    case close_reason::slow_consumer: return "slow_consumer";
+    case close_reason::idle_timeout: return "idle_timeout";
+    case close_reason::shutdown: return "shutdown";
+    case close_reason::too_big: return "too_big";
+    case close_reason::bad_utf8: return "bad_utf8";
+    case close_reason::protocol_error: return "protocol_error";
+    case close_reason::count_: break;
+  }
+  return "unknown";
+}
+
+void latency_histogram::observe(double seconds) {
+  auto it = std::lower_bound(bounds.begin(), bounds.end(), seconds);
+  ++counts_[static_cast<std::size_t>(it - bounds.begin())];
+  sum_ += seconds;
+}
+
+void latency_histogram::merge(const latency_histogram& o) {
+  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
+  sum_ += o.sum_;
+}
+
+}  // namespace herald::metrics

@@ -1,0 +1,61 @@
+#pragma once
+// shard_stats: one shard's counters, plain integers.
+//
+// Thread contract: shard-local. Only the owning shard's thread increments
+// them (no atomics on the delivery path); a scrape copies them by posting to
+// each shard and sums the copies (see metrics::exposition).
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace herald::metrics {
+
+enum class close_reason : std::uint8_t {
+  peer,            // the client closed or the socket failed
+  slow_consumer,   // outbound queue overflow (1008)
+  idle_timeout,    // heartbeat: the peer stayed silent
+  shutdown,        // drain on SIGTERM (1001)
+  too_big,         // message over --max-message (1009)
+  bad_utf8,        // invalid UTF-8 in a text frame (1007)
+  protocol_error,  // any other WebSocket protocol violation
+  count_
+};
+const char* to_string(close_reason r);
+
+// Fixed-bucket latency histogram; bounds in seconds.
+class latency_histogram {
+ public:
+  static constexpr std::array<double, 14> bounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                    0.01,    0.025,  0.05,    0.1,    0.25,  0.5,   1.0};
+  void observe(double seconds);
+  void merge(const latency_histogram& o);
+  const std::array<std::uint64_t, bounds.size() + 1>& counts() const { return counts_; }
+  double sum() const { return sum_; }
+
+ private:
+  std::array<std::uint64_t, bounds.size() + 1> counts_{};  // last = +Inf only
+  double sum_ = 0;
+};
+
+struct shard_stats {
+  std::uint64_t connections_accepted = 0;  // TCP connections accepted
+  std::uint64_t websocket_sessions = 0;    // WebSocket handshakes completed
+  std::uint64_t connections_open = 0;      // open WebSocket sessions (gauge)
+  std::uint64_t frames_received = 0;       // client text frames handled
+  std::uint64_t messages_delivered = 0;    // frames fully written to a socket
+  std::uint64_t dropped_slow = 0;          // refused: queue full
+  std::uint64_t dropped_closed = 0;        // refused or discarded: connection closing
+  std::uint64_t pings_sent = 0;            // heartbeat pings
+  std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
+  std::map<std::string, std::uint64_t> client_errors;                     // by error code
+  std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
+  std::map<std::string, latency_histogram> push_latency;                  // by endpoint
+  std::uint64_t users = 0;   // gauge, filled at snapshot time
+  std::uint64_t topics = 0;  // gauge, filled at snapshot time
+
+  void count_close(close_reason r) { ++closes[static_cast<std::size_t>(r)]; }
+};
+
+}  // namespace herald::metrics

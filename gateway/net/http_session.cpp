@@ -1,0 +1,130 @@
+#include "net/http_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "api/http_api.hpp"
+#include "config/options.hpp"
+#include "net/shard_context.hpp"
+#include "net/unexpected.hpp"
+#include "net/ws_session.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::net {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using stream_t = beast::basic_stream<tcp, executor_t>;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// The answer to a request that could not be parsed, or none when the peer
+// just went away (nothing to say to it).
+std::optional<http::status> status_for(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == beast::error::timeout ||
+      ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    return std::nullopt;
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return http::status::request_header_fields_too_large;
+  }
+  if (ec == http::error::body_limit) return http::status::payload_too_large;
+  return http::status::bad_request;
+}
+
+std::string_view path_of(const api::request& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+// Sends a final answer and closes gently: after shutting down our side we
+// read (and discard) what the client is still sending for a moment, so its
+// TCP stack does not reset the connection before it reads our answer.
+asio::awaitable<void> answer_and_close(stream_t& stream, api::response& res) {
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(stream, res, use_tuple);
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  char sink[4096];
+  std::size_t discarded = 0;
+  stream.expires_after(std::chrono::seconds(1));
+  while (discarded < (1u << 20)) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (rec) break;
+    discarded += n;
+  }
+  stream.close();
+}
+
+// Refuses an upgrade with a status, or accepts it by returning nothing.
+std::optional<api::response> check_upgrade(const api::request& req, shard_context& ctx) {
+  if (path_of(req) != "/ws") return api::text_response(http::status::not_found, "not found", req.version());
+  if (ctx.draining) {
+    return api::text_response(http::status::service_unavailable, "draining", req.version());
+  }
+  const auto limit = ctx.opts.max_connections;
+  if (limit != 0 && ctx.open_total.load(std::memory_order_relaxed) >= limit) {
+    return api::text_response(http::status::service_unavailable, "connection limit reached", req.version());
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api) {
+  ++ctx.state.stats.connections_accepted;
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  stream_t stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(ctx.opts.max_header));
+    parser.body_limit(ctx.opts.max_body);
+    stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (ec) {
+      if (auto status = status_for(ec)) {
+        auto res = api::text_response(*status, ec.message(), 11);
+        co_await answer_and_close(stream, res);
+      }
+      co_return;
+    }
+    api::request req = parser.release();
+    if (beast::websocket::is_upgrade(req)) {
+      if (auto refusal = check_upgrade(req, ctx)) {
+        co_await answer_and_close(stream, *refusal);
+        co_return;
+      }
+      stream.expires_never();
+      ws_session::start(std::make_shared<ws_session>(stream.release_socket(), id, ctx), std::move(req));
+      co_return;
+    }
+    const bool keep_alive = req.keep_alive() && !ctx.draining;
+    api::response res = co_await api.handle(req, ctx.state);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));
+    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    if (wec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+void http_session::start(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api) {
+  auto ex = socket.get_executor();
+  asio::co_spawn(ex, serve(std::move(socket), id, ctx, api), log_unexpected{"http_session"});
+}
+
+}  // namespace herald::net

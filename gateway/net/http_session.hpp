@@ -1,0 +1,33 @@
+#pragma once
+// http_session: one accepted TCP connection while it speaks HTTP/1.1.
+// Reads requests in order (keep-alive and pipelining work), answers them
+// through api::http_api, and hands the socket to a ws_session on a
+// WebSocket upgrade of /ws. Limits are enforced while parsing: headers over
+// --max-header answer 431, bodies over --max-body 413, malformed requests
+// (including Transfer-Encoding together with Content-Length) 400; each of
+// these closes the connection because the rest of the stream cannot be
+// trusted.
+//
+// Thread contract: shard-local. The whole session is one coroutine on the
+// socket's shard; its state lives in the coroutine frame and is gone after
+// an upgrade.
+#include <cstdint>
+
+#include "net/types.hpp"
+
+namespace herald::api {
+class http_api;
+}
+
+namespace herald::net {
+
+class shard_context;
+
+class http_session {
+ public:
+  // Serves `socket` (already on its shard's executor) until it closes or
+  // upgrades.
+  static void start(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api);
+};
+
+}  // namespace herald::net

@@ -1,0 +1,49 @@
+#pragma once
+// outbound_queue: one connection's bounded queue of frames waiting to be
+// written. The bound (messages and bytes) is what turns a slow client into a
+// "slow consumer" that gets closed, instead of memory that grows without end
+// or a fan-out that waits for the slowest reader.
+//
+// Thread contract: shard-local (owned by one session).
+// Memory: empty and idle it holds no allocation; after a burst drains, a large
+// buffer is released so that an idle connection stays small.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "hub/frame.hpp"
+
+namespace herald::net {
+
+struct queue_limits {
+  std::size_t max_messages;
+  std::size_t max_bytes;
+};
+
+class outbound_queue {
+ public:
+  // Appends `f`. Returns false (and keeps nothing) when the queue is at its
+  // message limit or `f` would take it over the byte limit. A single frame
+  // larger than max_bytes is still accepted into an empty queue, so one large
+  // message never condemns a connection that keeps up.
+  bool push(hub::local_frame f, const queue_limits& limits);
+
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  std::size_t bytes() const { return bytes_; }
+
+  // Removes and returns the oldest frame. Precondition: !empty().
+  hub::local_frame pop();
+
+  // Drops everything; returns how many frames were dropped.
+  std::size_t clear();
+
+ private:
+  void compact();
+
+  std::vector<hub::local_frame> items_;
+  std::uint32_t head_ = 0;
+  std::uint32_t bytes_ = 0;
+};
+
+}  // namespace herald::net

@@ -1,0 +1,79 @@
+#include "net/shard_context.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "config/options.hpp"
+#include "net/unexpected.hpp"
+#include "net/ws_session.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::net {
+
+shard_context::shard_context(executor_t ex, shard::shard_state& st, const config::options& o,
+                             const api::token_auth& a, std::atomic<std::size_t>& total)
+    : state(st), opts(o), auth(a), executor(ex), open_total(total), timer_(ex) {}
+
+void shard_context::add(ws_session* s) {
+  assert(executor.running_in_this_thread());
+  s->table_index = static_cast<std::uint32_t>(sessions_.size());
+  sessions_.push_back(s);
+  ++state.stats.connections_open;
+  open_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void shard_context::remove(ws_session* s) {
+  assert(executor.running_in_this_thread());
+  auto i = s->table_index;
+  assert(i < sessions_.size() && sessions_[i] == s);
+  sessions_[i] = sessions_.back();
+  sessions_[i]->table_index = i;
+  sessions_.pop_back();
+  --state.stats.connections_open;
+  open_total.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void shard_context::start() {
+  asio::co_spawn(executor, sweep_loop(), log_unexpected{"heartbeat sweep"});
+}
+
+void shard_context::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void shard_context::drain() {
+  draining = true;
+  // close() never tears a session down synchronously, so the table is stable
+  // while we walk it.
+  for (ws_session* s : sessions_) s->close(metrics::close_reason::shutdown, true);
+}
+
+// A quarter of the shortest heartbeat interval keeps each deadline within
+// 25% of its setting; clamped so huge settings still sweep every second and
+// tiny test settings do not spin.
+std::chrono::steady_clock::duration shard_context::sweep_period() const {
+  auto shortest = std::min({opts.ping_interval, opts.idle_timeout, opts.close_timeout});
+  auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(shortest / 4);
+  return std::clamp<std::chrono::steady_clock::duration>(period, std::chrono::milliseconds(20),
+                                                         std::chrono::seconds(1));
+}
+
+asio::awaitable<void> shard_context::sweep_loop() {
+  const auto period = sweep_period();
+  while (!stopped_) {
+    timer_.expires_after(period);
+    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopped_) break;
+    auto now = std::chrono::steady_clock::now();
+    // heartbeat() may close sockets but never removes from the table
+    // synchronously (teardown runs later in the reader), so indices hold.
+    for (std::size_t i = 0; i < sessions_.size(); ++i) sessions_[i]->heartbeat(now);
+  }
+}
+
+}  // namespace herald::net

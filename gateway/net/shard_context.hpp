@@ -1,0 +1,68 @@
+#pragma once
+// shard_context: what the net layer keeps per shard: the table of open
+// WebSocket sessions, the heartbeat sweep over them, and references to the
+// shard's state and the node's settings.
+//
+// One timer per shard, not one per connection: the sweep walks the table
+// every fraction of a second and sends pings, closes silent peers and drops
+// connections whose closing handshake overran. A per-connection timer would
+// cost a pending operation (and its memory) on every idle connection.
+//
+// Thread contract: shard-local, except `open_total` (an atomic shared by all
+// shards, touched once per connection open/close, never per message).
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "net/types.hpp"
+
+namespace herald::config {
+struct options;
+}
+namespace herald::api {
+class token_auth;
+}
+namespace herald::shard {
+struct shard_state;
+}
+
+namespace herald::net {
+
+class ws_session;
+
+class shard_context {
+ public:
+  shard_context(executor_t ex, shard::shard_state& state, const config::options& opts, const api::token_auth& auth,
+                std::atomic<std::size_t>& open_total);
+
+  shard::shard_state& state;
+  const config::options& opts;
+  const api::token_auth& auth;
+  executor_t executor;
+  std::atomic<std::size_t>& open_total;
+  bool draining = false;
+
+  void add(ws_session* s);
+  void remove(ws_session* s);
+  std::size_t session_count() const { return sessions_.size(); }
+
+  // Starts the heartbeat sweep; it runs until stop().
+  void start();
+  void stop();
+  // Closes every session with 1001 after flushing what is queued for it.
+  void drain();
+
+ private:
+  asio::awaitable<void> sweep_loop();
+  std::chrono::steady_clock::duration sweep_period() const;
+
+  std::vector<ws_session*> sessions_;
+  asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace herald::net

@@ -1,0 +1,292 @@
+#include "net/ws_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/smart_ptr/make_local_shared.hpp>
+
+#include "api/token_auth.hpp"
+#include "config/options.hpp"
+#include "net/shard_context.hpp"
+#include "net/unexpected.hpp"
+#include "proto/codec.hpp"
+#include "shard/shard_state.hpp"
+#include "util/log.hpp"
+
+namespace herald::net {
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using metrics::close_reason;
+
+websocket::close_reason close_frame_for(close_reason why) {
+  switch (why) {
+    case close_reason::slow_consumer: return {websocket::close_code::policy_error, "slow consumer"};
+    case close_reason::shutdown: return {websocket::close_code::going_away, "server shutting down"};
+    case close_reason::idle_timeout: return {websocket::close_code::going_away, "idle timeout"};
+    default: return {websocket::close_code::normal};
+  }
+}
+
+// Why the reader stopped when nobody on our side asked it to.
+close_reason classify(const boost::system::error_code& ec) {
+  if (ec == websocket::error::message_too_big) return close_reason::too_big;
+  if (ec == websocket::error::bad_frame_payload) return close_reason::bad_utf8;
+  if (ec == websocket::error::closed || ec.category() != websocket::make_error_code(websocket::error::closed).category()) {
+    return close_reason::peer;
+  }
+  return close_reason::protocol_error;
+}
+
+template <class D>
+bool older_than(ws_session::clock::time_point then, ws_session::clock::time_point now, D limit) {
+  return now - then >= std::chrono::duration_cast<ws_session::clock::duration>(limit);
+}
+
+}  // namespace
+
+ws_session::ws_session(socket_t socket, std::uint64_t id, shard_context& ctx)
+    : ws_(std::move(socket)), ctx_(ctx), id_(id) {}
+
+ws_session::~ws_session() = default;
+
+void ws_session::start(std::shared_ptr<ws_session> self, request req) {
+  auto ex = self->ctx_.executor;
+  asio::co_spawn(ex, session_main(std::move(self), std::make_unique<request>(std::move(req))),
+                 log_unexpected{"ws_session"});
+}
+
+void ws_session::configure() {
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.opts.handshake_timeout),
+      websocket::stream_base::none(), false});
+  ws_.read_message_max(ctx_.opts.max_message);
+  // Frames go out whole: fragmenting would only add headers and syscalls.
+  ws_.auto_fragment(false);
+  // A pong (or ping) from the client proves it is alive as much as data does.
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_activity_ = clock::now(); });
+}
+
+asio::awaitable<bool> ws_session::handshake(request& req) {
+  configure();
+  auto [ec] = co_await ws_.async_accept(req, use_tuple);
+  if (ec) {
+    util::log(util::log_level::debug, "websocket handshake failed",
+              {{"conn", std::to_string(id_)}, {"error", ec.message()}});
+    co_return false;
+  }
+  ws_.text(true);
+  open_ = true;
+  last_activity_ = last_ping_ = clock::now();
+  ctx_.add(this);
+  ++ctx_.state.stats.websocket_sessions;
+  co_return true;
+}
+
+// The reader loop lives here rather than in a nested coroutine: one frame
+// fewer on every idle connection.
+asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req) {
+  const bool accepted = co_await self->handshake(*req);
+  req.reset();  // an idle connection must not keep the request's headers
+  if (!accepted) co_return;
+  for (;;) {
+    auto [ec, n] = co_await self->ws_.async_read(self->read_buffer_, use_tuple);
+    if (ec) {
+      self->teardown(ec);
+      co_return;
+    }
+    self->on_frame();
+  }
+}
+
+void ws_session::on_frame() {
+  last_activity_ = clock::now();
+  ++ctx_.state.stats.frames_received;
+  if (!closing_) {
+    if (ws_.got_text()) {
+      auto data = read_buffer_.data();
+      handle_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    } else {
+      reply_error(proto::errc::unsupported, "binary frames are not supported", {});
+    }
+  }
+  read_buffer_.consume(read_buffer_.size());
+  read_buffer_.shrink_to_fit();  // idle connections keep no read buffer
+}
+
+void ws_session::handle_text(std::string_view text) {
+  auto parsed = ctx_.state.codec.parse_client(text);
+  if (!parsed) {
+    reply_error(parsed.error.code, std::move(parsed.error.reason), std::move(parsed.error.id));
+    return;
+  }
+  handle_request(*parsed.value);
+}
+
+void ws_session::handle_request(proto::client_request& req) {
+  switch (req.op) {
+    case proto::client_op::register_compat: handle_register(req); break;
+    case proto::client_op::auth: handle_auth(req); break;
+    case proto::client_op::subscribe: handle_subscribe(req); break;
+    case proto::client_op::unsubscribe: handle_unsubscribe(req); break;
+    case proto::client_op::ping: reply(proto::encode_reply("pong", {}, req.id)); break;
+  }
+}
+
+bool ws_session::under_subscription_limit(const std::string& id) {
+  if (bindings_.size() + topics_.size() < ctx_.opts.max_subscriptions) return true;
+  reply_error(proto::errc::too_many_subscriptions, "subscription limit reached", id);
+  return false;
+}
+
+// wserver compat: binds (userId(token), event). The seed sent no reply, and
+// compat clients may treat any frame as a message, so only a request that
+// carries an "id" (a native client's) is acknowledged.
+void ws_session::handle_register(proto::client_request& req) {
+  auto user = ctx_.auth.user_of(req.token);
+  if (!user) {
+    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+    return;
+  }
+  if (!under_subscription_limit(req.id)) return;
+  if (ctx_.state.registry.bind(this, *user, req.event)) bindings_.push_back({std::move(*user), req.event});
+  if (!req.id.empty()) reply(proto::encode_reply("registered", {}, req.id));
+}
+
+void ws_session::handle_auth(proto::client_request& req) {
+  auto user = ctx_.auth.user_of(req.token);
+  if (!user) {
+    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+    return;
+  }
+  if (!under_subscription_limit(req.id)) return;
+  if (ctx_.state.registry.bind(this, *user, {})) bindings_.push_back({*user, {}});
+  reply(proto::encode_authed(*user, req.id));
+}
+
+void ws_session::handle_subscribe(proto::client_request& req) {
+  if (!under_subscription_limit(req.id)) return;
+  if (ctx_.state.registry.subscribe(this, req.topic)) topics_.push_back(req.topic);
+  reply(proto::encode_reply("subscribed", req.topic, req.id));
+}
+
+void ws_session::handle_unsubscribe(proto::client_request& req) {
+  if (!ctx_.state.registry.unsubscribe(this, req.topic)) {
+    reply_error(proto::errc::not_subscribed, "not subscribed to this topic", req.id);
+    return;
+  }
+  std::erase(topics_, req.topic);
+  reply(proto::encode_reply("unsubscribed", req.topic, req.id));
+}
+
+void ws_session::reply(std::string text) {
+  deliver(boost::make_local_shared<const std::string>(std::move(text)));
+}
+
+void ws_session::reply_error(std::string_view code, std::string reason, std::string id) {
+  ++ctx_.state.stats.client_errors[std::string(code)];
+  reply(proto::encode_error({std::string(code), std::move(reason), std::move(id)}));
+}
+
+hub::send_status ws_session::deliver(const hub::local_frame& f) {
+  auto& stats = ctx_.state.stats;
+  if (!open_ || closing_) {
+    ++stats.dropped_closed;
+    return hub::send_status::dropped_closed;
+  }
+  if (!queue_.push(f, {ctx_.opts.max_queue_messages, ctx_.opts.max_queue_bytes})) {
+    ++stats.dropped_slow;
+    close(close_reason::slow_consumer, false);
+    return hub::send_status::dropped_slow;
+  }
+  ensure_writer();
+  return hub::send_status::queued;
+}
+
+void ws_session::ensure_writer() {
+  if (writing_) return;
+  writing_ = true;
+  asio::co_spawn(ctx_.executor, write_loop(shared_from_this()), log_unexpected{"ws_session writer"});
+}
+
+asio::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
+  ws_session& s = *self;
+  auto& stats = s.ctx_.state.stats;
+  while (s.open_) {
+    if (s.ping_due_ && !s.closing_) {
+      s.ping_due_ = false;
+      auto [ec] = co_await s.ws_.async_ping({}, use_tuple);
+      if (ec) {
+        s.force_close();  // the reader sees the error and tears the session down
+        break;
+      }
+      ++stats.pings_sent;
+    } else if (!s.queue_.empty() && (!s.closing_ || s.flush_)) {
+      hub::local_frame f = s.queue_.pop();  // held here: close() may clear the queue mid-write
+      auto [ec, n] = co_await s.ws_.async_write(asio::buffer(*f), use_tuple);
+      if (ec) {
+        s.force_close();
+        break;
+      }
+      ++stats.messages_delivered;
+    } else if (s.closing_ && !s.close_sent_) {
+      s.close_sent_ = true;
+      co_await s.ws_.async_close(close_frame_for(s.close_reason_), use_tuple);
+      break;
+    } else {
+      break;
+    }
+  }
+  s.writing_ = false;
+}
+
+void ws_session::close(close_reason why, bool flush) {
+  if (closing_ || !open_) return;
+  closing_ = true;
+  flush_ = flush;
+  close_reason_ = why;
+  closing_since_ = clock::now();
+  if (!flush) ctx_.state.stats.dropped_closed += queue_.clear();
+  ensure_writer();
+}
+
+void ws_session::heartbeat(clock::time_point now) {
+  if (!open_) return;
+  const auto& o = ctx_.opts;
+  if (closing_) {
+    if (older_than(closing_since_, now, o.close_timeout)) force_close();
+    return;
+  }
+  if (older_than(last_activity_, now, o.idle_timeout)) {
+    close(close_reason::idle_timeout, false);
+    return;
+  }
+  if (older_than(last_activity_, now, o.ping_interval) && older_than(last_ping_, now, o.ping_interval)) {
+    ping_due_ = true;
+    last_ping_ = now;
+    ensure_writer();
+  }
+}
+
+void ws_session::force_close() {
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(ws_).close(ignored);
+}
+
+void ws_session::teardown(const boost::system::error_code& ec) {
+  if (!open_) return;
+  open_ = false;
+  auto& st = ctx_.state;
+  st.stats.count_close(closing_ ? close_reason_ : classify(ec));
+  for (const auto& b : bindings_) st.registry.unbind_user(this, b.user);
+  for (const auto& t : topics_) st.registry.unsubscribe(this, t);
+  bindings_.clear();
+  topics_.clear();
+  st.stats.dropped_closed += queue_.clear();
+  ctx_.remove(this);
+  force_close();  // wakes a writer still blocked on a stalled peer
+  util::log(util::log_level::debug, "websocket closed", {{"conn", std::to_string(id_)}, {"error", ec.message()}});
+}
+
+}  // namespace herald::net

@@ -1,0 +1,121 @@
+#pragma once
+// ws_session: one WebSocket client connection.
+//
+// Two loops share the connection:
+//  - session_main(): reads client frames (registrations, native requests) in order
+//    and answers through the outbound queue; it runs for the life of the
+//    connection and its exit is the one place a session is torn down.
+//  - write_loop(): drains the bounded outbound queue (messages, replies, pings,
+//    finally the close frame). It runs only while there is something to send
+//    and ends when the queue is empty, so an idle connection holds no writer
+//    coroutine frame; deliver() restarts it. Being the only writer, it makes
+//    concurrent pushes to one connection safe: frames never interleave.
+//
+// Closing is idempotent and safe from any path (slow consumer, heartbeat,
+// drain, protocol error): close() only records why and lets the writer send
+// the close frame; the heartbeat sweep drops the socket if the closing
+// handshake overruns --close-timeout.
+//
+// Thread contract: shard-local. Everything runs on the owning shard's thread;
+// other shards reach a session only by posting to its shard.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "hub/subscriber.hpp"
+#include "metrics/shard_stats.hpp"
+#include "net/outbound_queue.hpp"
+#include "net/types.hpp"
+
+namespace herald::proto {
+struct client_request;
+}
+
+namespace herald::net {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+class shard_context;
+
+class ws_session final : public hub::subscriber, public std::enable_shared_from_this<ws_session> {
+ public:
+  using clock = std::chrono::steady_clock;
+  using request = http::request<http::string_body>;
+
+  ws_session(socket_t socket, std::uint64_t id, shard_context& ctx);
+  ~ws_session();
+
+  // Answers the upgrade `req` and runs the session until it closes.
+  static void start(std::shared_ptr<ws_session> self, request req);
+
+  hub::send_status deliver(const hub::local_frame& f) override;
+
+  // Begins closing with the WebSocket close code for `why`. With `flush`
+  // the frames already queued are written first (graceful drain); without it
+  // they are dropped (slow consumer). Later calls do nothing.
+  void close(metrics::close_reason why, bool flush);
+
+  // Called by the shard's sweep with the current time: pings a quiet peer,
+  // closes a silent one, and drops a socket whose closing handshake overran.
+  void heartbeat(clock::time_point now);
+
+  std::uint64_t id() const { return id_; }
+  std::uint32_t table_index = 0;  // position in shard_context's table
+
+ private:
+  struct binding {
+    std::string user;
+    std::string event;  // empty: a native "auth" binding
+  };
+
+  // The session's coroutines own a reference to it, so a session lives
+  // exactly as long as one of them runs.
+  static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
+  static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
+  asio::awaitable<bool> handshake(request& req);
+  void on_frame();
+  void configure();
+  void handle_text(std::string_view text);
+  void handle_request(proto::client_request& req);
+  void handle_register(proto::client_request& req);
+  void handle_auth(proto::client_request& req);
+  void handle_subscribe(proto::client_request& req);
+  void handle_unsubscribe(proto::client_request& req);
+  bool under_subscription_limit(const std::string& id);
+  void reply(std::string text);
+  void reply_error(std::string_view code, std::string reason, std::string id);
+  void ensure_writer();
+  void force_close();
+  void teardown(const boost::system::error_code& ec);
+
+  websocket::stream<socket_t, false> ws_;
+  beast::flat_buffer read_buffer_;
+  outbound_queue queue_;
+  shard_context& ctx_;
+  std::vector<binding> bindings_;
+  std::vector<std::string> topics_;
+  std::uint64_t id_;
+  clock::time_point last_activity_;
+  clock::time_point last_ping_;
+  clock::time_point closing_since_;
+  metrics::close_reason close_reason_ = metrics::close_reason::peer;
+  bool open_ = false;       // handshake done and not yet torn down
+  bool writing_ = false;    // write_loop() is running
+  bool ping_due_ = false;
+  bool closing_ = false;    // close() was called
+  bool flush_ = false;      // write what is queued before the close frame
+  bool close_sent_ = false;
+};
+
+}  // namespace herald::net

@@ -1,0 +1,39 @@
+#include "shard/shard_pool.hpp"
+
+namespace herald::shard {
+
+shard_pool::shard_pool(std::size_t shards) {
+  contexts_.reserve(shards);
+  for (std::size_t i = 0; i < shards; ++i) {
+    // Concurrency hint 1: each io_context is driven by exactly one thread,
+    // which lets Asio drop its internal locking.
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  }
+}
+
+shard_pool::~shard_pool() {
+  stop();
+  join();
+}
+
+void shard_pool::run() {
+  for (auto& ctx : contexts_) {
+    threads_.emplace_back([c = ctx.get()] {
+      auto guard = asio::make_work_guard(*c);
+      c->run();
+    });
+  }
+}
+
+void shard_pool::stop() {
+  for (auto& ctx : contexts_) ctx->stop();
+}
+
+void shard_pool::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace herald::shard

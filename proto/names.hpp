@@ -1,0 +1,20 @@
+#pragma once
+// Naming rules for topics, users and events. Pure; thread-safe.
+#include <cstddef>
+#include <string_view>
+
+namespace herald::proto {
+
+inline constexpr std::size_t max_topic_length = 200;
+inline constexpr std::size_t max_name_length = 256;
+
+// A topic name is 1..200 bytes of [A-Za-z0-9_.:@/=+-]. The set keeps names
+// safe inside URLs, Prometheus labels and a future NATS subject mapping, and
+// leaves '*', '>' and '#' free for patterns.
+bool valid_topic(std::string_view topic);
+
+// A user id or event name (wserver compat) is any 1..256 bytes without
+// control characters: the compat API never restricted them further.
+bool valid_name(std::string_view name);
+
+}  // namespace herald::proto
