@@ -16,6 +16,16 @@ void swap_erase(V& v, It it) {
 
 }  // namespace
 
+bool registry::member::has(std::string_view event) const {
+  std::string_view rest(events);
+  while (!rest.empty()) {
+    auto end = rest.find('\n');
+    if (rest.substr(0, end) == event) return true;
+    rest.remove_prefix(end + 1);
+  }
+  return false;
+}
+
 void registry::deliver_to(subscriber* s, const local_frame& f, fanout_result& r) {
   if (s->deliver(f) == send_status::queued) {
     ++r.queued;
@@ -30,12 +40,10 @@ bool registry::bind(subscriber* s, std::string_view user, std::string_view event
   if (it == users_.end()) it = users_.emplace(std::string(user), std::vector<member>{}).first;
   auto& members = it->second;
   auto m = std::find_if(members.begin(), members.end(), [s](const member& x) { return x.sub == s; });
-  if (m == members.end()) {
-    members.push_back(member{s, {std::string(event)}});
-    return true;
-  }
-  if (std::find(m->events.begin(), m->events.end(), event) != m->events.end()) return false;
-  m->events.emplace_back(event);
+  if (m == members.end()) m = members.insert(members.end(), member{s, {}});
+  if (m->has(event)) return false;
+  m->events.append(event);
+  m->events.push_back('\n');
   return true;
 }
 
@@ -77,7 +85,7 @@ fanout_result registry::publish_event(std::string_view user, std::string_view ev
   if (it == users_.end()) return r;
   publishing_ = true;
   for (const member& m : it->second) {
-    if (std::find(m.events.begin(), m.events.end(), event) != m.events.end()) deliver_to(m.sub, f, r);
+    if (m.has(event)) deliver_to(m.sub, f, r);
   }
   publishing_ = false;
   return r;

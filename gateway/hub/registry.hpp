@@ -52,9 +52,14 @@ class registry {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // A connection's events for one user, each followed by '\n' (names never
+  // hold control characters). One short string instead of a vector of
+  // strings: most connections register one short event, which then fits in
+  // the string's inline buffer and costs no allocation.
   struct member {
     subscriber* sub;
-    std::vector<std::string> events;
+    std::string events;
+    bool has(std::string_view event) const;
   };
   template <class V>
   using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;

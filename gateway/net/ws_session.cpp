@@ -1,5 +1,8 @@
 #include "net/ws_session.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -84,35 +87,57 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
   co_return true;
 }
 
-// The reader loop lives here rather than in a nested coroutine: one frame
-// fewer on every idle connection.
 asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req) {
   const bool accepted = co_await self->handshake(*req);
   req.reset();  // an idle connection must not keep the request's headers
-  if (!accepted) co_return;
-  for (;;) {
-    auto [ec, n] = co_await self->ws_.async_read(self->read_buffer_, use_tuple);
-    if (ec) {
-      self->teardown(ec);
-      co_return;
-    }
-    self->on_frame();
-  }
+  if (accepted) self->read_next();
 }
 
-void ws_session::on_frame() {
-  last_activity_ = clock::now();
-  ++ctx_.state.stats.frames_received;
-  if (!closing_) {
-    if (ws_.got_text()) {
-      auto data = read_buffer_.data();
-      handle_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    } else {
-      reply_error(proto::errc::unsupported, "binary frames are not supported", {});
+void ws_session::read_next() {
+  ws_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                        std::size_t n) {
+    // A plain completion handler has no co_spawn boundary around it, so this
+    // is where anything unexpected is caught: it ends this session only.
+    try {
+      self->on_read(ec, n);
+    } catch (...) {
+      log_unexpected{"ws_session read"}(std::current_exception());
+      self->force_close();
+    }
+  });
+}
+
+void ws_session::on_read(const boost::system::error_code& ec, std::size_t n) {
+  if (ec) {
+    teardown(ec);
+    return;
+  }
+  const bool done = ws_.is_message_done();
+  if (done && message_.size() == 0) {
+    on_message(std::string_view(chunk_, n), ws_.got_text());  // the common case: no copy
+  } else {
+    auto dst = message_.prepare(n);
+    std::memcpy(dst.data(), chunk_, n);
+    message_.commit(n);
+    if (done) {
+      auto data = message_.data();
+      on_message(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_text());
+      message_.clear();
+      message_.shrink_to_fit();  // idle connections keep no read buffer
     }
   }
-  read_buffer_.consume(read_buffer_.size());
-  read_buffer_.shrink_to_fit();  // idle connections keep no read buffer
+  read_next();
+}
+
+void ws_session::on_message(std::string_view text, bool is_text) {
+  last_activity_ = clock::now();
+  ++ctx_.state.stats.frames_received;
+  if (closing_) return;
+  if (is_text) {
+    handle_text(text);
+  } else {
+    reply_error(proto::errc::unsupported, "binary frames are not supported", {});
+  }
 }
 
 void ws_session::handle_text(std::string_view text) {
@@ -135,7 +160,7 @@ void ws_session::handle_request(proto::client_request& req) {
 }
 
 bool ws_session::under_subscription_limit(const std::string& id) {
-  if (bindings_.size() + topics_.size() < ctx_.opts.max_subscriptions) return true;
+  if (bindings_ + topics_.size() < ctx_.opts.max_subscriptions) return true;
   reply_error(proto::errc::too_many_subscriptions, "subscription limit reached", id);
   return false;
 }
@@ -150,7 +175,7 @@ void ws_session::handle_register(proto::client_request& req) {
     return;
   }
   if (!under_subscription_limit(req.id)) return;
-  if (ctx_.state.registry.bind(this, *user, req.event)) bindings_.push_back({std::move(*user), req.event});
+  bind(*user, req.event);
   if (!req.id.empty()) reply(proto::encode_reply("registered", {}, req.id));
 }
 
@@ -161,8 +186,14 @@ void ws_session::handle_auth(proto::client_request& req) {
     return;
   }
   if (!under_subscription_limit(req.id)) return;
-  if (ctx_.state.registry.bind(this, *user, {})) bindings_.push_back({*user, {}});
+  bind(*user, {});
   reply(proto::encode_authed(*user, req.id));
+}
+
+void ws_session::bind(const std::string& user, std::string_view event) {
+  if (!ctx_.state.registry.bind(this, user, event)) return;
+  ++bindings_;
+  if (std::find(users_.begin(), users_.end(), user) == users_.end()) users_.push_back(user);
 }
 
 void ws_session::handle_subscribe(proto::client_request& req) {
@@ -279,9 +310,10 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   open_ = false;
   auto& st = ctx_.state;
   st.stats.count_close(closing_ ? close_reason_ : classify(ec));
-  for (const auto& b : bindings_) st.registry.unbind_user(this, b.user);
+  for (const auto& u : users_) st.registry.unbind_user(this, u);
   for (const auto& t : topics_) st.registry.unsubscribe(this, t);
-  bindings_.clear();
+  users_.clear();
+  bindings_ = 0;
   topics_.clear();
   st.stats.dropped_closed += queue_.clear();
   ctx_.remove(this);
