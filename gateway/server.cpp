@@ -81,9 +81,10 @@ std::uint16_t server::start() {
 }
 
 std::size_t server::drain() {
+  // The listener stays open while draining so that load balancers can
+  // still read /readyz (now 503); upgrades are refused from here on.
   ready_ = false;
   parts_->exposition.set_ready(false);
-  parts_->listener.stop();
   for (auto& c : parts_->contexts) {
     auto* ctx = c.get();
     parts_->pool.post_to(ctx->state.index, [ctx] { ctx->drain(); });

@@ -27,7 +27,8 @@ class server {
   // bound port (pass port 0 to get a free one). Throws if it cannot bind.
   std::uint16_t start();
 
-  // Graceful stop: /readyz turns 503, no new connections, every WebSocket
+  // Graceful stop: /readyz turns 503, WebSocket upgrades are refused (503)
+  // while HTTP is still served, every WebSocket
   // gets its queued messages and then 1001; returns once all are closed or
   // --drain-timeout passed. Returns the number still open at the deadline.
   std::size_t drain();

@@ -278,6 +278,9 @@ void ws_session::close(close_reason why, bool flush) {
   flush_ = flush;
   close_reason_ = why;
   closing_since_ = clock::now();
+  // Counted when decided, not at teardown: a stalled peer may hold its
+  // socket for --close-timeout more, and the operator wants to see it now.
+  ctx_.state.stats.count_close(why);
   if (!flush) ctx_.state.stats.dropped_closed += queue_.clear();
   ensure_writer();
 }
@@ -309,7 +312,7 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   if (!open_) return;
   open_ = false;
   auto& st = ctx_.state;
-  st.stats.count_close(closing_ ? close_reason_ : classify(ec));
+  if (!closing_) st.stats.count_close(classify(ec));
   for (const auto& u : users_) st.registry.unbind_user(this, u);
   for (const auto& t : topics_) st.registry.unsubscribe(this, t);
   users_.clear();
