@@ -22,9 +22,9 @@ namespace herald {
 struct server::parts {
   shard::shard_pool pool;
   std::vector<std::unique_ptr<shard::shard_state>> states;
+  api::delivery delivery;
   std::vector<std::unique_ptr<net::shard_context>> contexts;
   metrics::exposition exposition{HERALD_VERSION};
-  api::delivery delivery;
   api::http_api api;
   net::listener listener;
   bool stopped = false;
@@ -32,24 +32,28 @@ struct server::parts {
   parts(const config::options& o, const api::token_auth& auth, std::atomic<std::size_t>& open_total,
         const std::atomic<bool>& ready)
       : pool(o.threads),
-        states(make_states(o.threads)),
-        contexts(make_contexts(pool, states, o, auth, open_total)),
-        delivery(pool, states),
-        api(o, delivery, pool, states, exposition, ready),
+        states(make_states(o)),
+        delivery(pool, states, o),
+        contexts(make_contexts(pool, states, o, auth, delivery, open_total)),
+        api(o, auth, delivery, pool, states, exposition, ready),
         listener(pool, raw(contexts), api) {}
 
-  static std::vector<std::unique_ptr<shard::shard_state>> make_states(std::size_t n) {
+  static std::vector<std::unique_ptr<shard::shard_state>> make_states(const config::options& o) {
+    hub::history_limits limits{o.history_size,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(o.history_ttl)};
     std::vector<std::unique_ptr<shard::shard_state>> v;
-    for (std::size_t i = 0; i < n; ++i) v.push_back(std::make_unique<shard::shard_state>(i));
+    for (std::size_t i = 0; i < o.threads; ++i) {
+      v.push_back(std::make_unique<shard::shard_state>(i, limits, o.history_max_bytes / o.threads));
+    }
     return v;
   }
 
   static std::vector<std::unique_ptr<net::shard_context>> make_contexts(
       shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states, const config::options& o,
-      const api::token_auth& auth, std::atomic<std::size_t>& open_total) {
+      const api::token_auth& auth, api::delivery& delivery, std::atomic<std::size_t>& open_total) {
     std::vector<std::unique_ptr<net::shard_context>> v;
     for (std::size_t i = 0; i < states.size(); ++i) {
-      v.push_back(std::make_unique<net::shard_context>(pool.executor(i), *states[i], o, auth, open_total));
+      v.push_back(std::make_unique<net::shard_context>(pool.executor(i), *states[i], o, auth, delivery, open_total));
     }
     return v;
   }

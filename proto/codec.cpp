@@ -32,7 +32,8 @@ bool optional_string(object obj, std::string_view key, std::string& out) {
   return true;
 }
 
-// The request id is echoed verbatim, so it must be a short string or number.
+// The request id is echoed in replies, so it must be a short string or a
+// number (re-serialised: 1e2 comes back as 100.0).
 bool read_id(object obj, std::string& out) {
   element v;
   if (obj["id"].get(v) != simdjson::SUCCESS) return true;
@@ -49,6 +50,24 @@ bool read_id(object obj, std::string& out) {
   return false;
 }
 
+// Returns the minified JSON text of obj[key], or nullopt when it is absent.
+std::optional<std::string> json_member(object obj, std::string_view key) {
+  element v;
+  if (obj[key].get(v) != simdjson::SUCCESS) return std::nullopt;
+  return simdjson::minify(v);
+}
+
+// subscribe's optional recovery position: "since" (offset) and "epoch".
+bool read_position(object obj, client_request& req) {
+  element v;
+  if (obj["since"].get(v) == simdjson::SUCCESS) {
+    std::uint64_t since;
+    if (v.get(since) != simdjson::SUCCESS) return false;
+    req.since = since;
+  }
+  return optional_string(obj, "epoch", req.epoch) && req.epoch.size() <= 64;
+}
+
 parse_result<client_request> parse_op(object obj, std::string_view op, client_request req) {
   if (op == "ping") {
     req.op = client_op::ping;
@@ -60,6 +79,21 @@ parse_result<client_request> parse_op(object obj, std::string_view op, client_re
     if (!valid_topic(req.topic)) {
       return fail<client_request>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.id);
     }
+    if (req.op == client_op::subscribe && !read_position(obj, req)) {
+      return fail<client_request>(errc::bad_request, "\"since\" must be a non-negative integer and \"epoch\" a string",
+                                  req.id);
+    }
+  } else if (op == "publish") {
+    req.op = client_op::publish;
+    if (!optional_string(obj, "topic", req.topic) || req.topic.empty()) {
+      return fail<client_request>(errc::bad_request, "\"topic\" must be a non-empty string", req.id);
+    }
+    if (!valid_topic(req.topic)) {
+      return fail<client_request>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.id);
+    }
+    auto data = json_member(obj, "data");
+    if (!data) return fail<client_request>(errc::bad_request, "\"data\" is required", req.id);
+    req.data = std::move(*data);
   } else if (op == "auth") {
     req.op = client_op::auth;
     if (!optional_string(obj, "token", req.token) || req.token.empty()) {
@@ -86,13 +120,6 @@ parse_result<client_request> parse_register(object obj, client_request req) {
   parse_result<client_request> r;
   r.value = std::move(req);
   return r;
-}
-
-// Returns the minified JSON text of obj[key], or nullopt when it is absent.
-std::optional<std::string> json_member(object obj, std::string_view key) {
-  element v;
-  if (obj[key].get(v) != simdjson::SUCCESS) return std::nullopt;
-  return simdjson::minify(v);
 }
 
 }  // namespace
@@ -143,7 +170,7 @@ parse_result<compat_push> codec::parse_compat_push(std::string_view body) {
   if (!impl_->object_of(body, obj, r.error)) return r;
   compat_push p;
   if (!optional_string(obj, "userId", p.user) || !optional_string(obj, "event", p.event) ||
-      !optional_string(obj, "message", p.message) || p.user.empty() || p.event.empty() ||
+      !optional_string(obj, "message", p.message) || !valid_name(p.user) || !valid_name(p.event) ||
       p.message.empty()) {
     return fail<compat_push>(errc::bad_request, "userId, event and message must be non-empty strings");
   }
@@ -184,26 +211,90 @@ parse_result<user_push> codec::parse_user_push(std::string_view body) {
   return r;
 }
 
-std::string encode_topic_message(std::string_view topic, std::string_view data_json) {
+std::string encode_topic_message(std::string_view topic, const topic_stamp& stamp, std::string_view from,
+                                 std::string_view data_json) {
   std::string out;
-  out.reserve(36 + topic.size() + data_json.size());
+  out.reserve(96 + topic.size() + from.size() + data_json.size());
   out += R"({"op":"message","topic":)";
   append_json_string(out, topic);
+  out += R"(,"offset":)" + std::to_string(stamp.offset) + R"(,"epoch":)";
+  append_json_string(out, stamp.epoch);
+  out += R"(,"ts":)" + std::to_string(stamp.ts_ms);
+  if (!from.empty()) {
+    out += R"(,"from":)";
+    append_json_string(out, from);
+  }
   out += R"(,"data":)";
   out += data_json;
   out += '}';
   return out;
 }
 
-std::string encode_user_message(std::string_view user, std::string_view data_json) {
+std::string encode_user_message(std::string_view user, std::uint64_t offset, std::int64_t ts_ms,
+                                std::string_view data_json) {
   std::string out;
-  out.reserve(36 + user.size() + data_json.size());
+  out.reserve(72 + user.size() + data_json.size());
   out += R"({"op":"message","user":)";
   append_json_string(out, user);
-  out += R"(,"data":)";
+  out += R"(,"offset":)" + std::to_string(offset) + R"(,"ts":)" + std::to_string(ts_ms) + R"(,"data":)";
   out += data_json;
   out += '}';
   return out;
+}
+
+std::string encode_presence(bool join, std::string_view topic, std::string_view user) {
+  std::string out = join ? R"({"op":"join","topic":)" : R"({"op":"leave","topic":)";
+  append_json_string(out, topic);
+  out += R"(,"user":)";
+  append_json_string(out, user);
+  out += '}';
+  return out;
+}
+
+std::string encode_subscribed(std::string_view topic, std::string_view id, std::string_view epoch,
+                              std::uint64_t offset, std::optional<bool> recovered) {
+  std::string out = R"({"op":"subscribed","topic":)";
+  append_json_string(out, topic);
+  if (!id.empty()) {
+    out += R"(,"id":)";
+    out += id;
+  }
+  out += R"(,"epoch":)";
+  append_json_string(out, epoch);
+  out += R"(,"offset":)" + std::to_string(offset);
+  if (recovered) out += *recovered ? R"(,"recovered":true)" : R"(,"recovered":false)";
+  out += '}';
+  return out;
+}
+
+std::string encode_published(std::string_view topic, std::uint64_t offset, std::string_view id) {
+  std::string out = R"({"op":"published","topic":)";
+  append_json_string(out, topic);
+  out += R"(,"offset":)" + std::to_string(offset);
+  if (!id.empty()) {
+    out += R"(,"id":)";
+    out += id;
+  }
+  out += '}';
+  return out;
+}
+
+parse_result<client_publish> codec::parse_client_publish(std::string_view body) {
+  parse_result<client_publish> r;
+  object obj;
+  if (!impl_->object_of(body, obj, r.error)) return r;
+  client_publish p;
+  if (!optional_string(obj, "token", p.token) || p.token.empty()) {
+    return fail<client_publish>(errc::bad_request, "\"token\" must be a non-empty string");
+  }
+  if (!optional_string(obj, "topic", p.topic) || !valid_topic(p.topic)) {
+    return fail<client_publish>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]");
+  }
+  auto data = json_member(obj, "data");
+  if (!data) return fail<client_publish>(errc::bad_request, "\"data\" is required");
+  p.data = std::move(*data);
+  r.value = std::move(p);
+  return r;
 }
 
 std::string encode_reply(std::string_view op, std::string_view topic, std::string_view id) {
@@ -245,8 +336,54 @@ std::string encode_error(const error_reply& e) {
   return out;
 }
 
-std::string encode_delivered(std::size_t n) {
-  return R"({"delivered":)" + std::to_string(n) + "}";
+std::string encode_history(std::string_view topic, std::string_view epoch, std::uint64_t offset, bool recovered,
+                           const std::vector<std::string_view>& messages) {
+  std::string out = R"({"topic":)";
+  append_json_string(out, topic);
+  out += R"(,"epoch":)";
+  append_json_string(out, epoch);
+  out += R"(,"offset":)" + std::to_string(offset);
+  out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += ',';
+    out += messages[i];
+  }
+  out += "]}";
+  return out;
+}
+
+std::string encode_user_entry(std::uint64_t offset, std::int64_t ts_ms, std::string_view event,
+                              std::string_view raw_message, std::string_view data_json) {
+  std::string out = R"({"offset":)" + std::to_string(offset) + R"(,"ts":)" + std::to_string(ts_ms);
+  if (!event.empty()) {
+    out += R"(,"event":)";
+    append_json_string(out, event);
+    out += R"(,"message":)";
+    append_json_string(out, raw_message);
+  } else {
+    out += R"(,"data":)";
+    out += data_json;
+  }
+  out += '}';
+  return out;
+}
+
+std::string encode_user_poll(std::string_view user, std::uint64_t offset, bool recovered,
+                             const std::vector<std::string>& entries) {
+  std::string out = R"({"user":)";
+  append_json_string(out, user);
+  out += R"(,"offset":)" + std::to_string(offset);
+  out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i) out += ',';
+    out += entries[i];
+  }
+  out += "]}";
+  return out;
+}
+
+std::string encode_delivered(std::size_t n, std::uint64_t offset) {
+  return R"({"delivered":)" + std::to_string(n) + R"(,"offset":)" + std::to_string(offset) + "}";
 }
 
 std::string encode_api_error(std::string_view code, std::string_view reason) {

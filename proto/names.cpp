@@ -1,5 +1,7 @@
 #include "proto/names.hpp"
 
+#include <simdjson.h>
+
 namespace herald::proto {
 
 namespace {
@@ -30,6 +32,30 @@ bool valid_name(std::string_view name) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
+}
+
+bool valid_utf8(std::string_view text) { return simdjson::validate_utf8(text.data(), text.size()); }
+
+bool glob_match(std::string_view pattern, std::string_view name) {
+  // Iterative matcher with one backtrack point: linear for patterns with a
+  // single '*', never exponential.
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
 }
 
 }  // namespace herald::proto

@@ -17,4 +17,11 @@ bool valid_topic(std::string_view topic);
 // control characters: the compat API never restricted them further.
 bool valid_name(std::string_view name);
 
+// True when `text` is valid UTF-8 (simdjson's validator: GB/s, cheap per
+// message).
+bool valid_utf8(std::string_view text);
+
+// Shell-style pattern with '*' matching any run of bytes ("room:*").
+bool glob_match(std::string_view pattern, std::string_view name);
+
 }  // namespace herald::proto

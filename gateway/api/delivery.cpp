@@ -1,39 +1,157 @@
 #include "api/delivery.hpp"
 
+#include <chrono>
+
+#include "config/options.hpp"
+#include "proto/codec.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
 
 namespace herald::api {
 
-delivery::delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states)
-    : pool_(pool), states_(states) {}
+namespace {
 
-template <class Publish>
-boost::asio::awaitable<hub::fanout_result> delivery::fan_out(Publish publish) {
-  auto* states = &states_;
-  return pool_.map_reduce(
-      [states, publish = std::move(publish)](std::size_t i) { return publish((*states)[i]->registry); },
-      hub::fanout_result{}, [](hub::fanout_result& total, const hub::fanout_result& r) {
-        total.queued += r.queued;
-        total.dropped += r.dropped;
-      });
+using states_t = std::vector<std::unique_ptr<shard::shard_state>>;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-boost::asio::awaitable<hub::fanout_result> delivery::to_event(std::string user, std::string event,
-                                                              hub::shared_frame f) {
-  return fan_out([user = std::move(user), event = std::move(event), f](hub::registry& r) {
-    return r.publish_event(user, event, hub::localize(f));
+publish_result start_of(const hub::shared_frame& f) { return {f->offset, 0, 0}; }
+
+void add_counts(publish_result& total, const hub::fanout_result& r) {
+  total.queued += r.queued;
+  total.dropped += r.dropped;
+}
+
+// Stamps `m` with the next offset of `key`'s log, encodes it with `encode`
+// and records it. Runs on the owner shard.
+template <class Encode>
+hub::shared_frame stamp(shard::shard_state& owner, const std::string& key, hub::message m, Encode encode) {
+  auto& log = owner.topics.log(key);
+  m.offset = log.next_offset();
+  m.ts_ms = now_ms();
+  m.text = encode(m, log.epoch());
+  auto f = hub::make_frame(std::move(m));
+  owner.topics.append(key, f, f->ts_ms);
+  return f;
+}
+
+}  // namespace
+
+delivery::delivery(shard::shard_pool& pool, states_t& states, const config::options& opts)
+    : pool_(pool), states_(states), opts_(opts) {}
+
+std::string delivery::user_key(std::string_view user) { return "\x01" + std::string(user); }
+
+std::size_t delivery::owner_of(std::string_view key) const {
+  return std::hash<std::string_view>{}(key) % states_.size();
+}
+
+boost::asio::awaitable<publish_result> delivery::publish(std::string topic, std::string data, std::string from) {
+  auto* states = &states_;
+  const auto owner = owner_of(topic);
+  auto prepare = [states, owner, topic = std::move(topic), data = std::move(data), from = std::move(from)] {
+    hub::message m;
+    m.kind = hub::frame_kind::topic_message;
+    m.topic = topic;
+    m.data = data;
+    return stamp(*(*states)[owner], topic, std::move(m), [&](const hub::message& x, const std::string& epoch) {
+      return proto::encode_topic_message(x.topic, {x.offset, epoch, x.ts_ms}, from, x.data);
+    });
+  };
+  auto each = [states](std::size_t i, const hub::shared_frame& f) {
+    return (*states)[i]->registry.publish_topic(f->topic, hub::localize(f));
+  };
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+}
+
+boost::asio::awaitable<publish_result> delivery::push_event(std::string user, std::string event, std::string message) {
+  auto* states = &states_;
+  const auto key = user_key(user);
+  const auto owner = owner_of(key);
+  auto prepare = [states, owner, key, user = std::move(user), event = std::move(event), text = std::move(message)] {
+    hub::message m;
+    m.kind = hub::frame_kind::user_message;
+    m.topic = user;
+    m.event = event;
+    return stamp(*(*states)[owner], key, std::move(m), [&](const hub::message&, const std::string&) { return text; });
+  };
+  auto each = [states](std::size_t i, const hub::shared_frame& f) {
+    return (*states)[i]->registry.publish_event(f->topic, f->event, hub::localize(f));
+  };
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+}
+
+boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std::string data) {
+  auto* states = &states_;
+  const auto key = user_key(user);
+  const auto owner = owner_of(key);
+  auto prepare = [states, owner, key, user = std::move(user), data = std::move(data)] {
+    hub::message m;
+    m.kind = hub::frame_kind::user_message;
+    m.topic = user;
+    m.data = data;
+    return stamp(*(*states)[owner], key, std::move(m), [&](const hub::message& x, const std::string&) {
+      return proto::encode_user_message(x.topic, x.offset, x.ts_ms, x.data);
+    });
+  };
+  auto each = [states](std::size_t i, const hub::shared_frame& f) {
+    return (*states)[i]->registry.publish_user(f->topic, hub::localize(f));
+  };
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+}
+
+boost::asio::awaitable<hub::history_slice> delivery::history(std::string key, std::optional<std::uint64_t> since,
+                                                             std::size_t limit, std::string epoch) {
+  auto* states = &states_;
+  const auto owner = owner_of(key);
+  return pool_.run_on<hub::history_slice>(owner, [states, owner, key = std::move(key), since, limit,
+                                                  epoch = std::move(epoch)] {
+    auto& st = *(*states)[owner];
+    auto& log = st.topics.log(key);
+    return log.since(since.value_or(log.last_offset()), limit, epoch, now_ms(), st.topics.limits());
   });
 }
 
-boost::asio::awaitable<hub::fanout_result> delivery::to_user(std::string user, hub::shared_frame f) {
-  return fan_out(
-      [user = std::move(user), f](hub::registry& r) { return r.publish_user(user, hub::localize(f)); });
+void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since, std::string epoch,
+                             std::size_t limit, boost::asio::any_io_executor back,
+                             std::function<void(hub::history_slice)> done) {
+  const auto owner = owner_of(key);
+  pool_.post_to(owner, [this, owner, key = std::move(key), since, epoch = std::move(epoch), limit,
+                        back = std::move(back), done = std::move(done)]() mutable {
+    auto& st = *states_[owner];
+    auto& log = st.topics.log(key);
+    auto slice = log.since(since.value_or(log.last_offset()), limit, epoch, now_ms(), st.topics.limits());
+    boost::asio::post(back, [slice = std::move(slice), done = std::move(done)]() mutable { done(std::move(slice)); });
+  });
 }
 
-boost::asio::awaitable<hub::fanout_result> delivery::to_topic(std::string topic, hub::shared_frame f) {
-  return fan_out(
-      [topic = std::move(topic), f](hub::registry& r) { return r.publish_topic(topic, hub::localize(f)); });
+void delivery::presence(std::string topic, std::string user, bool arrived) {
+  const auto owner = owner_of(topic);
+  pool_.post_to(owner, [this, owner, topic = std::move(topic), user = std::move(user), arrived] {
+    auto& book = states_[owner]->presence;
+    const bool changed = arrived ? book.add(topic, user) : book.remove(topic, user);
+    if (!changed) return;
+    hub::message m;
+    m.kind = hub::frame_kind::presence;
+    m.topic = topic;
+    m.text = proto::encode_presence(arrived, topic, user);
+    auto f = hub::make_frame(std::move(m));
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      pool_.post_to(i, [this, i, f] { states_[i]->registry.publish_topic(f->topic, hub::localize(f)); });
+    }
+  });
+}
+
+boost::asio::awaitable<presence_info> delivery::presence_of(std::string topic) {
+  auto* states = &states_;
+  const auto owner = owner_of(topic);
+  return pool_.run_on<presence_info>(owner, [states, owner, topic = std::move(topic)] {
+    auto& book = (*states)[owner]->presence;
+    return presence_info{book.known(topic), book.users(topic), book.connections(topic)};
+  });
 }
 
 }  // namespace herald::api

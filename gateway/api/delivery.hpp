@@ -1,28 +1,41 @@
 #pragma once
-// delivery: sends one encoded frame to a user, a (user, event) pair or a
-// topic on every shard, and says how many connections took it.
+// delivery: publishes to topics and users across all shards, and answers
+// questions only a topic's owner can (history, presence).
 //
-// A user's connections may sit on any shard (connections are sharded by id),
-// so each fan-out is posted to every shard, where the shard's own registry
-// delivers it without locks. The frame is encoded once by the caller and
-// shared; each shard wraps it once (hub::localize) for its receivers.
+// Every topic, and every user's personal log, is owned by one shard
+// (hash(name) % shards). A publication goes to the owner first, which
+// assigns the next offset, keeps the message in history and then posts the
+// fan-out to every shard itself. Posts from one thread reach each
+// io_context in order, so every subscriber sees a topic's offsets in order,
+// and a history snapshot taken by the owner lines up exactly with the live
+// stream (see hub::catch_up). Each shard then delivers from its own registry
+// without locks. The frame is encoded once and shared.
 // This is the seam where a cross-node bus will hook in: a publication that
 // arrives from the bus takes the same path.
 //
-// None of these is a coroutine (see shard_pool::map_reduce); each returns
-// the awaitable of the fan-out.
+// None of the awaitable functions is a coroutine (see shard_pool::map_reduce);
+// each returns the awaitable of its operation.
 //
-// Thread contract: thread-safe. It holds only references; the work runs on
-// the shards. Calls complete on the caller's executor.
+// Thread contract: thread-safe. It holds only references and immutable
+// settings; the work runs on the shards. Calls complete on the caller's
+// executor (or on the executor given to the callback forms).
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "hub/frame.hpp"
 #include "hub/registry.hpp"
+#include "hub/topic_log.hpp"
 
+namespace herald::config {
+struct options;
+}
 namespace herald::shard {
 class shard_pool;
 struct shard_state;
@@ -30,23 +43,55 @@ struct shard_state;
 
 namespace herald::api {
 
+struct publish_result {
+  std::uint64_t offset = 0;  // the offset the owner assigned
+  std::size_t queued = 0;    // receivers that accepted the frame
+  std::size_t dropped = 0;   // receivers that refused it (slow or closing)
+};
+
+struct presence_info {
+  bool known = false;
+  std::vector<std::string> users;
+  std::size_t connections = 0;
+};
+
 class delivery {
  public:
-  delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states);
+  delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states,
+           const config::options& opts);
 
-  // wserver /push: connections of `user` registered for `event`.
-  boost::asio::awaitable<hub::fanout_result> to_event(std::string user, std::string event, hub::shared_frame f);
-  // Every connection of `user`.
-  boost::asio::awaitable<hub::fanout_result> to_user(std::string user, hub::shared_frame f);
-  // Every subscriber of `topic`.
-  boost::asio::awaitable<hub::fanout_result> to_topic(std::string topic, hub::shared_frame f);
+  // The key of `user`'s personal log; it can never collide with a topic name.
+  static std::string user_key(std::string_view user);
+  std::size_t owner_of(std::string_view key) const;
+
+  // A topic message stamped with offset, epoch and time; `from` is the
+  // publishing user for client publications ("" for the backend).
+  boost::asio::awaitable<publish_result> publish(std::string topic, std::string data, std::string from);
+  // wserver /push: `message` as a raw text frame to `user`'s connections
+  // registered for `event`; kept in the user's personal log.
+  boost::asio::awaitable<publish_result> push_event(std::string user, std::string event, std::string message);
+  // /api/v1/push: an envelope to every connection of `user`.
+  boost::asio::awaitable<publish_result> push_user(std::string user, std::string data);
+
+  // History of a topic or personal log (`key`), from its owner. With no
+  // `since` it holds no messages and tells the current position.
+  boost::asio::awaitable<hub::history_slice> history(std::string key, std::optional<std::uint64_t> since,
+                                                     std::size_t limit, std::string epoch);
+  // The same for callers that are not coroutines: `done(slice)` runs on `back`.
+  void fetch_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
+                     boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
+
+  // Counts a subscriber arriving on (or leaving) `topic` at the owner; when
+  // `user` thereby joins or leaves, the topic's subscribers are told.
+  void presence(std::string topic, std::string user, bool arrived);
+  boost::asio::awaitable<presence_info> presence_of(std::string topic);
+
+  const config::options& options() const { return opts_; }
 
  private:
-  template <class Publish>
-  boost::asio::awaitable<hub::fanout_result> fan_out(Publish publish);
-
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;
+  const config::options& opts_;
 };
 
 }  // namespace herald::api

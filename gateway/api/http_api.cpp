@@ -1,15 +1,21 @@
 #include "api/http_api.hpp"
 
+#include <cctype>
 #include <chrono>
+#include <fstream>
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "api/delivery.hpp"
+#include "api/token_auth.hpp"
 #include "config/options.hpp"
 #include "hub/frame.hpp"
 #include "metrics/exposition.hpp"
 #include "proto/codec.hpp"
+#include "proto/json_text.hpp"
+#include "proto/names.hpp"
+#include "proto/query.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
 
@@ -18,13 +24,6 @@ namespace herald::api {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-response json_response(http::status status, std::string body, unsigned version) {
-  response res{status, version};
-  res.set(http::field::content_type, "application/json");
-  res.body() = std::move(body);
-  return res;
-}
 
 response method_not_allowed(const request& req, std::string_view allow) {
   auto res = text_response(http::status::method_not_allowed, "method not allowed", req.version());
@@ -54,6 +53,17 @@ void count(shard::shard_state& local, const char* endpoint, const response& res,
 
 }  // namespace
 
+response json_response(http::status status, std::string body, unsigned version) {
+  response res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  return res;
+}
+
+response json_error(http::status status, std::string_view code, std::string_view reason, unsigned version) {
+  return json_response(status, proto::encode_api_error(code, reason), version);
+}
+
 response text_response(http::status status, std::string_view body, unsigned version) {
   response res{status, version};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -61,22 +71,25 @@ response text_response(http::status status, std::string_view body, unsigned vers
   return res;
 }
 
-http_api::http_api(const config::options& opts, delivery& deliver, shard::shard_pool& pool,
+http_api::http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
                    std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
                    const std::atomic<bool>& ready)
-    : opts_(opts), deliver_(deliver), pool_(pool), states_(states), exposition_(exposition), ready_(ready) {}
+    : opts_(opts), auth_(auth), deliver_(deliver), pool_(pool), states_(states), exposition_(exposition), ready_(ready) {}
 
 boost::asio::awaitable<response> http_api::handle(const request& req, shard::shard_state& local) {
   const auto path = path_of(req);
   const auto start = clock::now();
-  const char* endpoint = path == "/push" ? "push"
-                         : path == "/api/v1/publish" ? "publish"
-                         : path == "/api/v1/push"    ? "user_push"
-                                                     : nullptr;
+  const char* endpoint = path == "/push"                   ? "push"
+                         : path == "/api/v1/publish"        ? "publish"
+                         : path == "/api/v1/push"           ? "user_push"
+                         : path == "/api/v1/client-publish" ? "client_publish"
+                                                            : nullptr;
   if (endpoint) {
     response res;
     if (req.method() != http::verb::post) {
       res = method_not_allowed(req, "POST");
+    } else if (path == "/api/v1/client-publish") {
+      res = co_await client_publish(req, local);  // the client's own token authorises it
     } else if (!authorized(req)) {
       res = text_response(http::status::unauthorized, "missing or wrong push key", req.version());
       res.set(http::field::www_authenticate, "Bearer");
@@ -100,7 +113,13 @@ boost::asio::awaitable<response> http_api::handle(const request& req, shard::sha
     }
     co_return co_await scrape(req);
   }
+  if (path == "/api/v1/history" || path == "/api/v1/presence") {
+    if (!get) co_return method_not_allowed(req, "GET, HEAD");
+    if (path == "/api/v1/history") co_return co_await history(req);
+    co_return co_await presence(req);
+  }
   if (path == "/ws") co_return text_response(http::status::upgrade_required, "WebSocket upgrade required", req.version());
+  if (get && !opts_.www_dir.empty()) co_return static_file(req, path);
   co_return text_response(http::status::not_found, "not found", req.version());
 }
 
@@ -118,8 +137,7 @@ boost::asio::awaitable<response> http_api::compat_push(const request& req, shard
   auto parsed = local.codec.parse_compat_push(req.body());
   if (!parsed) co_return text_response(http::status::bad_request, "request data illegal", req.version());
   auto& p = *parsed.value;
-  auto frame = hub::make_frame(std::move(p.message));
-  auto r = co_await deliver_.to_event(std::move(p.user), std::move(p.event), std::move(frame));
+  auto r = co_await deliver_.push_event(std::move(p.user), std::move(p.event), std::move(p.message));
   co_return text_response(http::status::ok, "message sent to " + std::to_string(r.queued) + " clients",
                           req.version());
 }
@@ -131,9 +149,8 @@ boost::asio::awaitable<response> http_api::publish(const request& req, shard::sh
                             req.version());
   }
   auto& p = *parsed.value;
-  auto frame = hub::make_frame(proto::encode_topic_message(p.topic, p.data));
-  auto r = co_await deliver_.to_topic(std::move(p.topic), std::move(frame));
-  co_return json_response(http::status::ok, proto::encode_delivered(r.queued), req.version());
+  auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), {});
+  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
 }
 
 boost::asio::awaitable<response> http_api::user_push(const request& req, shard::shard_state& local) {
@@ -143,9 +160,69 @@ boost::asio::awaitable<response> http_api::user_push(const request& req, shard::
                             req.version());
   }
   auto& p = *parsed.value;
-  auto frame = hub::make_frame(proto::encode_user_message(p.user, p.data));
-  auto r = co_await deliver_.to_user(std::move(p.user), std::move(frame));
-  co_return json_response(http::status::ok, proto::encode_delivered(r.queued), req.version());
+  auto r = co_await deliver_.push_user(std::move(p.user), std::move(p.data));
+  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
+}
+
+boost::asio::awaitable<response> http_api::client_publish(const request& req, shard::shard_state& local) {
+  auto parsed = local.codec.parse_client_publish(req.body());
+  if (!parsed) co_return json_error(http::status::bad_request, parsed.error.code, parsed.error.reason, req.version());
+  auto& p = *parsed.value;
+  auto user = auth_.user_of(p.token);
+  if (!user) co_return json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
+  bool allowed = false;
+  for (const auto& pattern : opts_.client_publish) allowed = allowed || proto::glob_match(pattern, p.topic);
+  if (!allowed) {
+    co_return json_error(http::status::forbidden, proto::errc::forbidden, "clients may not publish to this topic",
+                         req.version());
+  }
+  auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), std::move(*user));
+  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
+}
+
+boost::asio::awaitable<response> http_api::history(const request& req) {
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  auto topic = q.get("topic");
+  if (!topic || !proto::valid_topic(*topic)) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]",
+                         req.version());
+  }
+  bool since_ok = true, limit_ok = true;
+  auto since = q.number("since", since_ok);
+  auto limit = q.number("limit", limit_ok);
+  if (!since_ok || !limit_ok || (limit && (*limit == 0 || *limit > 1000))) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_request,
+                         "since must be an offset and limit 1-1000", req.version());
+  }
+  auto slice = co_await deliver_.history(*topic, since.value_or(0), limit.value_or(1000), q.get("epoch").value_or(""));
+  if (since && *since > slice.offset && slice.recovered) {
+    co_return json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset", req.version());
+  }
+  std::vector<std::string_view> texts;
+  for (const auto& f : slice.messages) texts.push_back(f->text);
+  co_return json_response(http::status::ok,
+                          proto::encode_history(*topic, slice.epoch, slice.offset, slice.recovered, texts),
+                          req.version());
+}
+
+boost::asio::awaitable<response> http_api::presence(const request& req) {
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  auto topic = q.get("topic");
+  if (!topic || !proto::valid_topic(*topic)) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_topic, "a valid topic is required", req.version());
+  }
+  bool enabled = false;
+  for (const auto& pattern : opts_.presence) enabled = enabled || proto::glob_match(pattern, *topic);
+  if (!enabled) {
+    co_return json_error(http::status::forbidden, proto::errc::forbidden, "presence is not enabled for this topic",
+                         req.version());
+  }
+  auto info = co_await deliver_.presence_of(*topic);
+  if (!info.known) co_return json_error(http::status::not_found, "unknown_topic", "nobody is subscribed", req.version());
+  std::string body = R"({"topic":)" + proto::json_string(*topic) + R"(,"users":[)";
+  for (std::size_t i = 0; i < info.users.size(); ++i) body += (i ? "," : "") + proto::json_string(info.users[i]);
+  body += R"(],"connections":)" + std::to_string(info.connections) + "}";
+  co_return json_response(http::status::ok, std::move(body), req.version());
 }
 
 boost::asio::awaitable<response> http_api::scrape(const request& req) {
@@ -164,6 +241,44 @@ boost::asio::awaitable<response> http_api::scrape(const request& req) {
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.body() = exposition_.render(snapshots);
   co_return res;
+}
+
+namespace {
+
+const char* content_type_of(std::string_view name) {
+  auto dot = name.rfind('.');
+  std::string_view ext = dot == std::string_view::npos ? "" : name.substr(dot + 1);
+  if (ext == "html") return "text/html; charset=utf-8";
+  if (ext == "js" || ext == "mjs") return "text/javascript; charset=utf-8";
+  if (ext == "css") return "text/css; charset=utf-8";
+  if (ext == "svg") return "image/svg+xml";
+  if (ext == "png") return "image/png";
+  if (ext == "json") return "application/json";
+  return "application/octet-stream";
+}
+
+// Only plain names directly in --www-dir: no '/', no leading '.', so no
+// request can leave the directory.
+bool safe_name(std::string_view name) {
+  if (name.empty() || name.front() == '.' || name.size() > 128) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+response http_api::static_file(const request& req, std::string_view path) const {
+  std::string_view name = path == "/" ? std::string_view("index.html") : path.substr(1);
+  if (!safe_name(name)) return text_response(http::status::not_found, "not found", req.version());
+  std::ifstream in(opts_.www_dir + "/" + std::string(name), std::ios::binary);
+  if (!in) return text_response(http::status::not_found, "not found", req.version());
+  response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, content_type_of(name));
+  res.set(http::field::cache_control, "no-cache");
+  res.body().assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return res;
 }
 
 }  // namespace herald::api

@@ -2,10 +2,13 @@
 // http_api: answers every plain HTTP request (everything but the WebSocket
 // upgrade): the push API, /metrics, /healthz, /readyz.
 //
-//   POST /push              wserver compat  -> "message sent to N clients"
-//   POST /api/v1/publish    {"topic","data"} -> {"delivered":N}
-//   POST /api/v1/push       {"user","data"}  -> {"delivered":N}
-//   GET  /metrics /healthz /readyz
+//   POST /push                  wserver compat  -> "message sent to N clients"
+//   POST /api/v1/publish        {"topic","data"} -> {"delivered":N,"offset":O}
+//   POST /api/v1/push           {"user","data"}  -> {"delivered":N,"offset":O}
+//   POST /api/v1/client-publish {"token","topic","data"} (browsers off WebSocket)
+//   GET  /api/v1/history /api/v1/presence
+//   GET  /metrics /healthz /readyz, and static files from --www-dir
+// (/poll and /sse hold their connection and live in net/.)
 //
 // Thread contract: thread-safe. It holds immutable settings and thread-safe
 // collaborators; each call runs on the shard that read the request and uses
@@ -33,6 +36,7 @@ struct shard_state;
 namespace herald::api {
 
 class delivery;
+class token_auth;
 namespace http = boost::beast::http;
 
 using request = http::request<http::string_body>;
@@ -40,10 +44,13 @@ using response = http::response<http::string_body>;
 
 // A plain-text answer; used for errors found before a request is routed too.
 response text_response(http::status status, std::string_view body, unsigned version);
+response json_response(http::status status, std::string body, unsigned version);
+// {"error":code,"reason":...} with `status`.
+response json_error(http::status status, std::string_view code, std::string_view reason, unsigned version);
 
 class http_api {
  public:
-  http_api(const config::options& opts, delivery& deliver, shard::shard_pool& pool,
+  http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
            std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
            const std::atomic<bool>& ready);
 
@@ -54,10 +61,15 @@ class http_api {
   boost::asio::awaitable<response> compat_push(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> publish(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> user_push(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> client_publish(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> history(const request& req);
+  boost::asio::awaitable<response> presence(const request& req);
   boost::asio::awaitable<response> scrape(const request& req);
+  response static_file(const request& req, std::string_view path) const;
   bool authorized(const request& req) const;
 
   const config::options& opts_;
+  const token_auth& auth_;
   delivery& deliver_;
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;

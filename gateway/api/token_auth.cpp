@@ -1,11 +1,17 @@
 #include "api/token_auth.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace herald::api {
 
 std::optional<token_auth> token_auth::from_file(const std::string& path, std::string& error) {
+  std::error_code fs_error;
+  if (!std::filesystem::is_regular_file(path, fs_error)) {
+    error = "not a readable file: " + path;
+    return std::nullopt;
+  }
   std::ifstream in(path);
   if (!in) {
     error = "cannot read " + path;

@@ -1,8 +1,13 @@
 #include "config/options.hpp"
 
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+
+#ifndef HERALD_WWW_DIR
+#define HERALD_WWW_DIR ""
+#endif
 
 namespace herald::config {
 
@@ -25,11 +30,13 @@ bool split_listen(const std::string& s, options& o) {
   return true;
 }
 
-void add_seconds(CLI::App& app, const char* name, seconds_d& value, const char* help) {
+void add_seconds(CLI::App& app, const char* name, seconds_d& value, const char* help, bool allow_zero = false) {
+  std::ostringstream text;
+  text << value.count();
   app.add_option_function<double>(
          name, [&value](double v) { value = seconds_d(v); }, help)
-      ->check(CLI::PositiveNumber)
-      ->default_str(std::to_string(value.count()));
+      ->check(allow_zero ? CLI::Validator(CLI::NonNegativeNumber) : CLI::Validator(CLI::PositiveNumber))
+      ->default_str(text.str());
 }
 
 }  // namespace
@@ -62,6 +69,19 @@ parse_outcome parse_options(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-connections", o.max_connections, "Refuse WebSocket upgrades beyond this many; 0 = no limit")
       ->capture_default_str();
+  app.add_option("--history-size", o.history_size, "Messages kept per topic for recovery (0 = none)")
+      ->capture_default_str();
+  add_seconds(app, "--history-ttl", o.history_ttl, "Drop history older than this many seconds (0 = never)", true);
+  app.add_option("--history-max-bytes", o.history_max_bytes,
+                 "History memory for the whole node; least recently used topics are forgotten past it")
+      ->capture_default_str();
+  app.add_option("--client-publish", o.client_publish, "Topic pattern clients may publish to (repeatable), e.g. 'room:*'");
+  app.add_option("--presence", o.presence, "Topic pattern with join/leave events and presence queries (repeatable)");
+  app.add_option("--www-dir", o.www_dir, "Directory of static files served at / (the demo app and herald.js)")
+      ->default_str(HERALD_WWW_DIR);
+  o.www_dir = HERALD_WWW_DIR;
+  add_seconds(app, "--poll-timeout", o.poll_timeout, "Default seconds a long-poll is held");
+  add_seconds(app, "--poll-max-timeout", o.poll_max_timeout, "Largest timeout a long-poll may ask for");
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
   try {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace herald::config {
 
@@ -35,6 +36,16 @@ struct options {
   std::size_t max_header = 8 * 1024;        // HTTP request header block
   std::size_t max_subscriptions = 128;      // topics + bindings per connection
   std::size_t max_connections = 0;          // 0: unlimited (the fd limit decides)
+
+  // Topics (issue 3): history, client publish, presence, static files.
+  std::size_t history_size = 10;            // messages kept per topic (0: none)
+  seconds_d history_ttl{0};                 // 0: no age limit
+  std::size_t history_max_bytes = 64 << 20; // all history of the node; LRU topics are forgotten past it
+  std::vector<std::string> client_publish;  // topic patterns clients may publish to
+  std::vector<std::string> presence;        // topic patterns with join/leave and presence queries
+  std::string www_dir;                      // static files served at /; empty: none
+  seconds_d poll_timeout{25};               // default long-poll hold
+  seconds_d poll_max_timeout{60};
 
   std::string log_level = "info";
 };

@@ -52,6 +52,12 @@ struct shard_stats {
   std::map<std::string, std::uint64_t> client_errors;                     // by error code
   std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
   std::map<std::string, latency_histogram> push_latency;                  // by endpoint
+  std::uint64_t polls_waiting = 0;  // gauge: long-polls being held
+  std::uint64_t sse_streams = 0;    // gauge: open SSE streams
+  std::uint64_t history_topics = 0;    // gauges filled at snapshot time
+  std::uint64_t history_messages = 0;
+  std::uint64_t history_bytes = 0;
+  std::uint64_t history_evictions = 0;
   std::uint64_t users = 0;   // gauge, filled at snapshot time
   std::uint64_t topics = 0;  // gauge, filled at snapshot time
 

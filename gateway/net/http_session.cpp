@@ -13,7 +13,9 @@
 
 #include "api/http_api.hpp"
 #include "config/options.hpp"
+#include "net/long_poll.hpp"
 #include "net/shard_context.hpp"
+#include "net/sse_stream.hpp"
 #include "net/unexpected.hpp"
 #include "net/ws_session.hpp"
 #include "shard/shard_state.hpp"
@@ -110,7 +112,20 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ct
       co_return;
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;
-    api::response res = co_await api.handle(req, ctx.state);
+    const auto path = path_of(req);
+    if (path == "/sse" && req.method() == http::verb::get) {
+      stream.expires_never();
+      auto refusal = co_await serve_sse(req, ctx, stream.socket());
+      if (refusal) co_await answer_and_close(stream, *refusal);
+      co_return;
+    }
+    // No co_await inside ?: here: g++ 12 destroys such a temporary twice.
+    api::response res;
+    if (path == "/poll" && req.method() == http::verb::get) {
+      res = co_await long_poll(req, ctx, stream.socket());
+    } else {
+      res = co_await api.handle(req, ctx.state);
+    }
     res.keep_alive(keep_alive);
     res.prepare_payload();
     stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));

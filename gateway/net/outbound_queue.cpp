@@ -11,7 +11,7 @@ constexpr std::size_t retained_capacity = 4;
 }  // namespace
 
 bool outbound_queue::push(hub::local_frame f, const queue_limits& limits) {
-  const std::size_t n = f->size();
+  const std::size_t n = f->text.size();
   if (size() >= limits.max_messages) return false;
   if (!empty() && bytes_ + n > limits.max_bytes) return false;
   if (head_ > 0 && items_.size() == items_.capacity()) compact();
@@ -24,7 +24,7 @@ hub::local_frame outbound_queue::pop() {
   assert(!empty());
   hub::local_frame f = std::move(items_[head_]);
   ++head_;
-  bytes_ -= static_cast<std::uint32_t>(f->size());
+  bytes_ -= static_cast<std::uint32_t>(f->text.size());
   if (empty()) {
     items_.clear();
     head_ = 0;

@@ -5,8 +5,9 @@
 // or a fan-out that waits for the slowest reader.
 //
 // Thread contract: shard-local (owned by one session).
-// Memory: empty and idle it holds no allocation; after a burst drains, a large
-// buffer is released so that an idle connection stays small.
+// Memory: a queue that never held anything has no allocation; after a drain
+// it keeps room for at most 4 frames and releases anything larger, so an
+// idle connection stays small.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

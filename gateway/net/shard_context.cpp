@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "config/options.hpp"
+#include "net/held_request.hpp"
 #include "net/unexpected.hpp"
 #include "net/ws_session.hpp"
 #include "shard/shard_state.hpp"
@@ -15,8 +16,8 @@
 namespace herald::net {
 
 shard_context::shard_context(executor_t ex, shard::shard_state& st, const config::options& o,
-                             const api::token_auth& a, std::atomic<std::size_t>& total)
-    : state(st), opts(o), auth(a), executor(ex), open_total(total), timer_(ex) {}
+                             const api::token_auth& a, api::delivery& d, std::atomic<std::size_t>& total)
+    : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total), timer_(ex) {}
 
 void shard_context::add(ws_session* s) {
   assert(executor.running_in_this_thread());
@@ -37,6 +38,19 @@ void shard_context::remove(ws_session* s) {
   open_total.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void shard_context::add_held(held_request* r) {
+  r->held_index = static_cast<std::uint32_t>(held_.size());
+  held_.push_back(r);
+}
+
+void shard_context::remove_held(held_request* r) {
+  auto i = r->held_index;
+  assert(i < held_.size() && held_[i] == r);
+  held_[i] = held_.back();
+  held_[i]->held_index = i;
+  held_.pop_back();
+}
+
 void shard_context::start() {
   asio::co_spawn(executor, sweep_loop(), log_unexpected{"heartbeat sweep"});
 }
@@ -51,6 +65,8 @@ void shard_context::drain() {
   // close() never tears a session down synchronously, so the table is stable
   // while we walk it.
   for (ws_session* s : sessions_) s->close(metrics::close_reason::shutdown, true);
+  // release() only wakes the request's coroutine; it unregisters later.
+  for (held_request* r : held_) r->release();
 }
 
 // A quarter of the shortest heartbeat interval keeps each deadline within

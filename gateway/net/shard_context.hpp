@@ -24,6 +24,7 @@ namespace herald::config {
 struct options;
 }
 namespace herald::api {
+class delivery;
 class token_auth;
 }
 namespace herald::shard {
@@ -33,15 +34,17 @@ struct shard_state;
 namespace herald::net {
 
 class ws_session;
+class held_request;
 
 class shard_context {
  public:
   shard_context(executor_t ex, shard::shard_state& state, const config::options& opts, const api::token_auth& auth,
-                std::atomic<std::size_t>& open_total);
+                api::delivery& delivery, std::atomic<std::size_t>& open_total);
 
   shard::shard_state& state;
   const config::options& opts;
   const api::token_auth& auth;
+  api::delivery& delivery;
   executor_t executor;
   std::atomic<std::size_t>& open_total;
   bool draining = false;
@@ -50,10 +53,15 @@ class shard_context {
   void remove(ws_session* s);
   std::size_t session_count() const { return sessions_.size(); }
 
+  // Held HTTP requests (long-polls, SSE streams), released on drain.
+  void add_held(held_request* r);
+  void remove_held(held_request* r);
+
   // Starts the heartbeat sweep; it runs until stop().
   void start();
   void stop();
-  // Closes every session with 1001 after flushing what is queued for it.
+  // Closes every session with 1001 after flushing what is queued for it,
+  // and releases every held request.
   void drain();
 
  private:
@@ -61,6 +69,7 @@ class shard_context {
   std::chrono::steady_clock::duration sweep_period() const;
 
   std::vector<ws_session*> sessions_;
+  std::vector<held_request*> held_;
   asio::steady_timer timer_;
   bool stopped_ = false;
 };

@@ -8,11 +8,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/smart_ptr/make_local_shared.hpp>
 
+#include "api/delivery.hpp"
 #include "api/token_auth.hpp"
 #include "config/options.hpp"
 #include "net/shard_context.hpp"
 #include "net/unexpected.hpp"
 #include "proto/codec.hpp"
+#include "proto/names.hpp"
 #include "shard/shard_state.hpp"
 #include "util/log.hpp"
 
@@ -28,6 +30,7 @@ websocket::close_reason close_frame_for(close_reason why) {
     case close_reason::slow_consumer: return {websocket::close_code::policy_error, "slow consumer"};
     case close_reason::shutdown: return {websocket::close_code::going_away, "server shutting down"};
     case close_reason::idle_timeout: return {websocket::close_code::going_away, "idle timeout"};
+    case close_reason::bad_utf8: return {websocket::close_code::bad_payload, "invalid UTF-8"};
     default: return {websocket::close_code::normal};
   }
 }
@@ -133,6 +136,12 @@ void ws_session::on_message(std::string_view text, bool is_text) {
   last_activity_ = clock::now();
   ++ctx_.state.stats.frames_received;
   if (closing_) return;
+  // Beast 1.81 misses a UTF-8 sequence cut off by an empty final fragment
+  // (and then fails the *next* message): check each whole message here.
+  if (is_text && !proto::valid_utf8(text)) {
+    close(close_reason::bad_utf8, false);
+    return;
+  }
   if (is_text) {
     handle_text(text);
   } else {
@@ -156,6 +165,7 @@ void ws_session::handle_request(proto::client_request& req) {
     case proto::client_op::subscribe: handle_subscribe(req); break;
     case proto::client_op::unsubscribe: handle_unsubscribe(req); break;
     case proto::client_op::ping: reply(proto::encode_reply("pong", {}, req.id)); break;
+    case proto::client_op::publish: handle_publish(req); break;
   }
 }
 
@@ -174,6 +184,10 @@ void ws_session::handle_register(proto::client_request& req) {
     reply_error(proto::errc::unauthorized, "unknown token", req.id);
     return;
   }
+  if (!proto::valid_name(*user)) {  // the same rule /push applies, so every registration is reachable
+    reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
+    return;
+  }
   if (!under_subscription_limit(req.id)) return;
   bind(*user, req.event);
   if (!req.id.empty()) reply(proto::encode_reply("registered", {}, req.id));
@@ -183,6 +197,10 @@ void ws_session::handle_auth(proto::client_request& req) {
   auto user = ctx_.auth.user_of(req.token);
   if (!user) {
     reply_error(proto::errc::unauthorized, "unknown token", req.id);
+    return;
+  }
+  if (!proto::valid_name(*user)) {
+    reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
     return;
   }
   if (!under_subscription_limit(req.id)) return;
@@ -196,10 +214,59 @@ void ws_session::bind(const std::string& user, std::string_view event) {
   if (std::find(users_.begin(), users_.end(), user) == users_.end()) users_.push_back(user);
 }
 
+bool ws_session::presence_on(const std::string& topic) const {
+  for (const auto& pattern : ctx_.opts.presence) {
+    if (proto::glob_match(pattern, topic)) return true;
+  }
+  return false;
+}
+
+// Registers for live frames first, then asks the topic's owner for history;
+// frames arriving in between are buffered and merged (hub::catch_up), so the
+// client gets the reply, then what it missed, then live frames: no gap, no
+// duplicate.
 void ws_session::handle_subscribe(proto::client_request& req) {
-  if (!under_subscription_limit(req.id)) return;
-  if (ctx_.state.registry.subscribe(this, req.topic)) topics_.push_back(req.topic);
-  reply(proto::encode_reply("subscribed", req.topic, req.id));
+  auto& registry = ctx_.state.registry;
+  const bool fresh = std::find(topics_.begin(), topics_.end(), req.topic) == topics_.end();
+  if (fresh && !under_subscription_limit(req.id)) return;
+  if (fresh) {
+    registry.subscribe(this, req.topic);
+    topics_.push_back(req.topic);
+    if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), true);
+  }
+  if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
+  recovering_->emplace_back(req.topic, req.since);
+  const bool had_since = req.since.has_value();
+  ctx_.delivery.fetch_history(req.topic, req.since, req.epoch, ctx_.opts.history_size, ctx_.executor,
+                              [self = shared_from_this(), topic = req.topic, id = req.id, had_since](
+                                  hub::history_slice slice) { self->on_history(topic, id, had_since, std::move(slice)); });
+}
+
+void ws_session::on_history(const std::string& topic, const std::string& id, bool had_since,
+                            hub::history_slice slice) {
+  if (!recovering_) return;
+  auto it = std::find_if(recovering_->begin(), recovering_->end(),
+                         [&](const hub::catch_up& c) { return c.topic() == topic; });
+  if (it == recovering_->end()) return;
+  auto frames = it->merge(slice);
+  recovering_->erase(it);
+  if (recovering_->empty()) recovering_.reset();
+  if (!open_) return;
+  std::optional<bool> recovered;
+  if (had_since) recovered = slice.recovered;
+  reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
+  for (auto& f : frames) enqueue(std::move(f));
+}
+
+bool ws_session::buffer_if_recovering(const hub::local_frame& f) {
+  if (!recovering_ || f->kind == hub::frame_kind::reply || f->kind == hub::frame_kind::user_message) return false;
+  for (auto& c : *recovering_) {
+    if (c.topic() == f->topic) {
+      c.buffer(f);
+      return true;
+    }
+  }
+  return false;
 }
 
 void ws_session::handle_unsubscribe(proto::client_request& req) {
@@ -208,11 +275,35 @@ void ws_session::handle_unsubscribe(proto::client_request& req) {
     return;
   }
   std::erase(topics_, req.topic);
+  if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), false);
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
 
+void ws_session::handle_publish(proto::client_request& req) {
+  bool allowed = false;
+  for (const auto& pattern : ctx_.opts.client_publish) allowed = allowed || proto::glob_match(pattern, req.topic);
+  if (!allowed) {
+    reply_error(proto::errc::forbidden, "clients may not publish to this topic", req.id);
+    return;
+  }
+  if (users_.empty()) {
+    reply_error(proto::errc::forbidden, "authenticate (op auth) before publishing", req.id);
+    return;
+  }
+  asio::co_spawn(ctx_.executor, publish_task(shared_from_this(), std::move(req.topic), std::move(req.data), req.id),
+                 log_unexpected{"ws_session publish"});
+}
+
+asio::awaitable<void> ws_session::publish_task(std::shared_ptr<ws_session> self, std::string topic, std::string data,
+                                               std::string id) {
+  auto r = co_await self->ctx_.delivery.publish(topic, std::move(data), self->users_.front());
+  self->reply(proto::encode_published(topic, r.offset, id));
+}
+
 void ws_session::reply(std::string text) {
-  deliver(boost::make_local_shared<const std::string>(std::move(text)));
+  hub::message m;
+  m.text = std::move(text);
+  enqueue(boost::make_local_shared<const hub::message>(std::move(m)));
 }
 
 void ws_session::reply_error(std::string_view code, std::string reason, std::string id) {
@@ -226,6 +317,7 @@ hub::send_status ws_session::deliver(const hub::local_frame& f) {
     ++stats.dropped_closed;
     return hub::send_status::dropped_closed;
   }
+  if (buffer_if_recovering(f)) return hub::send_status::queued;
   if (!queue_.push(f, {ctx_.opts.max_queue_messages, ctx_.opts.max_queue_bytes})) {
     ++stats.dropped_slow;
     close(close_reason::slow_consumer, false);
@@ -233,6 +325,17 @@ hub::send_status ws_session::deliver(const hub::local_frame& f) {
   }
   ensure_writer();
   return hub::send_status::queued;
+}
+
+// Queues a frame for this connection alone, past the recovery buffer.
+void ws_session::enqueue(hub::local_frame f) {
+  if (!open_ || closing_) return;
+  if (!queue_.push(std::move(f), {ctx_.opts.max_queue_messages, ctx_.opts.max_queue_bytes})) {
+    ++ctx_.state.stats.dropped_slow;
+    close(close_reason::slow_consumer, false);
+    return;
+  }
+  ensure_writer();
 }
 
 void ws_session::ensure_writer() {
@@ -255,7 +358,7 @@ asio::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
       ++stats.pings_sent;
     } else if (!s.queue_.empty() && (!s.closing_ || s.flush_)) {
       hub::local_frame f = s.queue_.pop();  // held here: close() may clear the queue mid-write
-      auto [ec, n] = co_await s.ws_.async_write(asio::buffer(*f), use_tuple);
+      auto [ec, n] = co_await s.ws_.async_write(asio::buffer(f->text), use_tuple);
       if (ec) {
         s.force_close();
         break;
@@ -314,7 +417,11 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   auto& st = ctx_.state;
   if (!closing_) st.stats.count_close(classify(ec));
   for (const auto& u : users_) st.registry.unbind_user(this, u);
-  for (const auto& t : topics_) st.registry.unsubscribe(this, t);
+  for (const auto& t : topics_) {
+    st.registry.unsubscribe(this, t);
+    if (presence_on(t)) ctx_.delivery.presence(t, users_.empty() ? "" : users_.front(), false);
+  }
+  recovering_.reset();
   users_.clear();
   bindings_ = 0;
   topics_.clear();

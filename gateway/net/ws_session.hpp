@@ -38,6 +38,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "hub/catch_up.hpp"
 #include "hub/subscriber.hpp"
 #include "metrics/shard_stats.hpp"
 #include "net/outbound_queue.hpp"
@@ -97,6 +98,13 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void bind(const std::string& user, std::string_view event);
   void handle_subscribe(proto::client_request& req);
   void handle_unsubscribe(proto::client_request& req);
+  void handle_publish(proto::client_request& req);
+  static asio::awaitable<void> publish_task(std::shared_ptr<ws_session> self, std::string topic, std::string data,
+                                            std::string id);
+  void on_history(const std::string& topic, const std::string& id, bool had_since, hub::history_slice slice);
+  bool buffer_if_recovering(const hub::local_frame& f);
+  bool presence_on(const std::string& topic) const;
+  void enqueue(hub::local_frame f);
   bool under_subscription_limit(const std::string& id);
   void reply(std::string text);
   void reply_error(std::string_view code, std::string reason, std::string id);
@@ -117,6 +125,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::vector<std::string> users_;   // users this connection is bound to
   std::vector<std::string> topics_;
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
+  // Subscriptions waiting for their history; allocated only meanwhile.
+  std::unique_ptr<std::vector<hub::catch_up>> recovering_;
   std::uint64_t id_;
   clock::time_point last_activity_;
   clock::time_point last_ping_;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -61,6 +62,18 @@ class shard_pool {
   template <class R, class F, class Reduce>
   asio::awaitable<R> map_reduce(F f, R init, Reduce reduce);
 
+  // Runs `prepare()` on shard `owner`; then, posting from that shard,
+  // `each(i, prepared)` on every shard; completes on the caller's executor
+  // with `start(prepared)` folded by `reduce` over the shards' results.
+  // Posts from one thread reach each io_context in order, so everything one
+  // owner sequences (a topic's offsets) is seen in that order everywhere.
+  template <class R, class Prepare, class Start, class Each, class Reduce>
+  asio::awaitable<R> sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce);
+
+  // Runs `f()` on shard `owner` and completes with its result.
+  template <class R, class F>
+  asio::awaitable<R> run_on(std::size_t owner, F f);
+
  private:
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
@@ -93,6 +106,66 @@ asio::awaitable<R> shard_pool::map_reduce(F f, R init, Reduce reduce) {
         asio::post(ex, [st]() mutable { std::move(st->handler)(std::move(st->acc)); });
       });
     }
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);
+}
+
+namespace detail {
+
+// The shared state of one sequenced fan-out (see shard_pool::sequenced).
+template <class R, class P, class Each, class Reduce, class Result, class Handler>
+struct sequenced_state {
+  sequenced_state(P p, R a, Each e, Reduce r, std::size_t n, Handler h)
+      : prepared(std::move(p)), acc(std::move(a)), each(std::move(e)), red(std::move(r)), results(n), left(n),
+        handler(std::move(h)) {}
+  P prepared;
+  R acc;
+  Each each;
+  Reduce red;
+  std::vector<Result> results;
+  std::atomic<std::size_t> left;
+  Handler handler;
+};
+
+}  // namespace detail
+
+template <class R, class Prepare, class Start, class Each, class Reduce>
+asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce) {
+  using prepared_t = std::invoke_result_t<Prepare&>;
+  using result_t = std::invoke_result_t<Each&, std::size_t, const prepared_t&>;
+  auto initiate = [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
+                   reduce = std::move(reduce)](auto handler) mutable {
+    using state_t = detail::sequenced_state<R, prepared_t, Each, Reduce, result_t, decltype(handler)>;
+    post_to(owner, [this, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
+                    reduce = std::move(reduce), handler = std::move(handler)]() mutable {
+      prepared_t prepared = prepare();
+      R init = start(prepared);
+      auto st = std::make_shared<state_t>(std::move(prepared), std::move(init), std::move(each), std::move(reduce),
+                                          size(), std::move(handler));
+      for (std::size_t i = 0; i < size(); ++i) {
+        post_to(i, [st, i] {
+          st->results[i] = st->each(i, st->prepared);
+          if (st->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+          for (auto& r : st->results) st->red(st->acc, std::move(r));
+          auto ex = asio::get_associated_executor(st->handler);
+          asio::post(ex, [st]() mutable { std::move(st->handler)(std::move(st->acc)); });
+        });
+      }
+    });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);
+}
+
+template <class R, class F>
+asio::awaitable<R> shard_pool::run_on(std::size_t owner, F f) {
+  auto initiate = [this, owner, f = std::move(f)](auto handler) mutable {
+    post_to(owner, [f = std::move(f), handler = std::move(handler)]() mutable {
+      R result = f();
+      auto ex = asio::get_associated_executor(handler);
+      asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+        std::move(handler)(std::move(result));
+      });
+    });
   };
   return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);
 }

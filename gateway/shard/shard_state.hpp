@@ -1,22 +1,28 @@
 #pragma once
 // shard_state: the data one shard owns apart from its connections: the
-// registry of users and topics, the JSON codec (one simdjson parser per
-// shard) and the shard's counters.
+// registry of local subscribers, the logs and presence of the topics it owns
+// (topic -> shard by hash), the JSON codec (one simdjson parser per shard)
+// and the shard's counters.
 //
 // Thread contract: shard-local. Only the shard's own thread touches it; other
 // shards reach it through shard_pool::post_to / map.
 #include <cstddef>
 
+#include "hub/presence_book.hpp"
 #include "hub/registry.hpp"
+#include "hub/topic_book.hpp"
 #include "metrics/shard_stats.hpp"
 #include "proto/codec.hpp"
 
 namespace herald::shard {
 
 struct shard_state {
-  explicit shard_state(std::size_t i) : index(i) {}
+  shard_state(std::size_t i, hub::history_limits limits, std::size_t history_bytes)
+      : index(i), topics(limits, history_bytes) {}
   std::size_t index;
   hub::registry registry;
+  hub::topic_book topics;      // logs of the topics this shard owns
+  hub::presence_book presence; // presence of the topics this shard owns
   proto::codec codec;
   metrics::shard_stats stats;
 };

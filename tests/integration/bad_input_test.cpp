@@ -47,7 +47,11 @@ BOOST_AUTO_TEST_CASE(a_text_frame_over_the_size_limit_is_closed_with_1009) {
   bystander other(node.port());
   ws_client c(node.port());
   c.send(std::string(2000, 'a'));
-  BOOST_TEST(c.await_close() == 1009);
+  // The server sends 1009 and closes with the oversized payload unread; the
+  // kernel's reset can overtake the close frame, so the client may see 1006.
+  int code = c.await_close();
+  BOOST_TEST((code == 1009 || code == 1006));
+  BOOST_TEST(metric(node.port(), "herald_connections_closed_total{reason=\"too_big\"}") == 1);
   other.still_receives();
 }
 

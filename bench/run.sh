@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The standard benchmark suite: builds Release, then for every scenario and run starts a
+# fresh herald, drives it with herald-bench (or wrk for the /push figure), and writes
+# bench/results/<date>-<commit>.md with medians, targets, a latency plot and raw JSON.
+#
+# Every parameter can be overridden from the environment, e.g.
+#   RUNS=5 UNICAST_RATE=8000 bench/run.sh
+#   SKIP_BUILD=1 HERALD_BIN=/path/herald BENCH_BIN=/path/herald-bench bench/run.sh
+#   SCENARIOS="unicast fanout" bench/run.sh
+# Load goes to 127.0.0.1 only; every run is bounded in time.
+set -euo pipefail
+
+bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$bench_dir/.." && pwd)
+: "${BUILD_DIR:=$repo/build-release}"
+: "${JOBS:=1}"                       # we share 2 cores with whoever else is compiling
+: "${HERALD_BIN:=$BUILD_DIR/gateway/herald}"
+: "${BENCH_BIN:=$BUILD_DIR/bench/herald-bench}"
+: "${RUNS:=3}"
+: "${SCENARIOS:=idle fanout unicast wrk churn}"
+: "${HERALD_THREADS:=2}"
+: "${HERALD_ARGS:=}"                 # extra server flags, e.g. "--ping-interval 10"
+: "${PORT:=}"
+: "${IDLE_N:=15000}" "${IDLE_DURATION:=30}"      # > 25 s ping interval: heartbeats included
+: "${FANOUT_N:=15000}" "${FANOUT_RATE:=5}" "${FANOUT_DURATION:=10}" "${FANOUT_API:=compat}"
+: "${UNICAST_N:=15000}" "${UNICAST_USERS:=15000}" "${UNICAST_RATE:=4000}" "${UNICAST_DURATION:=10}"
+: "${UNICAST_API:=compat}"
+: "${CHURN_N:=1000}" "${CHURN_RATE:=100}" "${CHURN_PUSH_RATE:=200}" "${CHURN_DURATION:=10}"
+: "${MESSAGE_SIZE:=64}"
+: "${WRK_THREADS:=2}" "${WRK_CONNECTIONS:=64}" "${WRK_DURATION:=10}"
+: "${BENCH_ARGS:=}"                  # extra herald-bench flags for every scenario
+: "${RESULTS_DIR:=$bench_dir/results}"
+
+py=/usr/bin/python3
+[[ -x $py ]] || py=python3
+log() { echo "[run.sh] $*" >&2; }
+
+build() {
+  [[ ${SKIP_BUILD:-0} == 1 ]] && return
+  log "building Release in $BUILD_DIR (-j$JOBS)"
+  cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target herald herald-bench
+}
+
+free_port() {
+  if [[ -n $PORT ]]; then echo "$PORT"; return; fi
+  "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+herald_pid=""
+start_herald() {
+  port=$(free_port)
+  # shellcheck disable=SC2086
+  "$HERALD_BIN" --listen "127.0.0.1:$port" --threads "$HERALD_THREADS" --log-level warn $HERALD_ARGS \
+    >>"$out_dir/herald.log" 2>&1 &
+  herald_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && return 0
+    kill -0 "$herald_pid" 2>/dev/null || { log "herald failed to start"; return 1; }
+    sleep 0.1
+  done
+  log "herald did not answer /metrics within 10 s"
+  return 1
+}
+
+stop_herald() {
+  [[ -z $herald_pid ]] && return
+  kill -TERM "$herald_pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$herald_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$herald_pid" 2>/dev/null || true
+  wait "$herald_pid" 2>/dev/null || true
+  herald_pid=""
+}
+trap stop_herald EXIT
+
+scenario_args() {
+  case $1 in
+    idle) echo "--scenario idle --connections $IDLE_N --duration $IDLE_DURATION" ;;
+    fanout) echo "--scenario fanout --api $FANOUT_API --connections $FANOUT_N --rate $FANOUT_RATE --duration $FANOUT_DURATION" ;;
+    unicast) echo "--scenario unicast --api $UNICAST_API --connections $UNICAST_N --users $UNICAST_USERS --rate $UNICAST_RATE --duration $UNICAST_DURATION" ;;
+    churn) echo "--scenario churn --connections $CHURN_N --churn-rate $CHURN_RATE --rate $CHURN_PUSH_RATE --duration $CHURN_DURATION" ;;
+  esac
+}
+
+run_bench() {  # scenario run
+  local json="$out_dir/$1-$2.json"
+  # shellcheck disable=SC2046,SC2086
+  timeout 900 "$BENCH_BIN" $(scenario_args "$1") --message-size "$MESSAGE_SIZE" \
+    --target "ws://127.0.0.1:$port/ws" --server-pid "$herald_pid" --label "run $2" $BENCH_ARGS \
+    --out "$json" >/dev/null || log "$1 run $2 reported failures (see $json)"
+}
+
+# wrk has no JSON output: its summary line is turned into a report of the same shape.
+run_wrk() {  # run
+  local text="$out_dir/wrk_push-$1.txt"
+  wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_DURATION}s" -s "$bench_dir/wrk_push.lua" \
+    "http://127.0.0.1:$port/push" >"$text" 2>&1 || true
+  "$py" - "$text" "$out_dir/wrk_push-$1.json" "$WRK_THREADS" "$WRK_CONNECTIONS" "$WRK_DURATION" \
+    "$commit" "$HERALD_THREADS" <<'PY'
+import json, os, re, sys
+text, out, threads, conns, duration, commit, herald_threads = sys.argv[1:]
+raw = open(text).read()
+m = re.search(r"wrk_summary (.*)", raw)
+fields = dict(kv.split("=") for kv in m.group(1).split()) if m else {}
+num = {k: int(v) for k, v in fields.items()}
+errors = sum(v for k, v in num.items() if k.startswith("errors_"))
+failures = [] if m else ["wrk produced no summary: " + raw[-300:]]
+if errors:
+    failures.append(f"{errors} wrk errors (connect/read/write/timeout/non-2xx): {fields}")
+rps = num["requests"] / (num["duration_us"] / 1e6) if m and num.get("duration_us") else None
+u = os.uname()
+json.dump({"tool": "wrk", "scenario": "wrk_push", "ok": not failures, "failures": failures, "warnings": [],
+           "parameters": {"wrk_threads": int(threads), "wrk_connections": int(conns),
+                          "duration_s": float(duration), "herald_threads": int(herald_threads)},
+           "machine": {"cores": os.cpu_count(), "kernel": f"{u.sysname} {u.release}", "git_commit": commit},
+           "figures": {"push_requests_per_s": rps, "p50_us": num.get("p50_us"), "p99_us": num.get("p99_us")}},
+          open(out, "w"))
+PY
+}
+
+main() {
+  build
+  [[ -x $HERALD_BIN ]] || { log "no herald binary at $HERALD_BIN"; exit 1; }
+  [[ -x $BENCH_BIN ]] || { log "no herald-bench binary at $BENCH_BIN"; exit 1; }
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  local stamp; stamp="$(date +%Y-%m-%d)-$commit"
+  [[ -e $RESULTS_DIR/$stamp.md ]] && stamp="$stamp-$(date +%H%M%S)"
+  out_dir="$RESULTS_DIR/$stamp"
+  mkdir -p "$out_dir"
+  log "results in $out_dir"
+  for scenario in $SCENARIOS; do
+    for run in $(seq "$RUNS"); do
+      log "$scenario run $run/$RUNS"
+      start_herald
+      if [[ $scenario == wrk ]]; then run_wrk "$run"; else run_bench "$scenario" "$run"; fi
+      stop_herald
+    done
+  done
+  "$py" "$bench_dir/report.py" "$out_dir" "$RESULTS_DIR/$stamp.md" --plot "$out_dir/latency.png"
+}
+
+main "$@"

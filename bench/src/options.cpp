@@ -1,0 +1,259 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "json_writer.hpp"
+
+namespace herald_bench {
+
+std::string usage_text() {
+  return R"(herald-bench: load harness for Herald (and any server of its compat API)
+
+usage: herald-bench --scenario idle|unicast|fanout|churn [options]
+
+  --scenario S          idle | unicast | fanout | churn (required)
+  --api A               compat (POST /push, register frame) | native (/api/v1/...)  [compat]
+  --connections N       WebSocket connections in total                      [1000]
+  --users U             unicast/churn: users the connections are spread over [N]
+  --rate P              pushes (publishes) per second       [unicast 1000, fanout 5, churn 100]
+  --duration D          measured seconds (idle: hold time)                   [10]
+  --warmup W            seconds of pushes before measuring (not recorded)    [1]
+  --message-size B      bytes of each pushed message                         [64]
+  --target URL          ws://127.0.0.1:8080/ws
+  --push-url URL        default: http://<target host:port>/push (native: /api/v1/push|publish)
+  --metrics-url URL     default: http://<target host:port>/metrics; "none" disables
+  --server-pid PID      server process for CPU (/proc/PID/stat) and RSS figures
+  --workers K           client processes             [max(2, ceil(N / 6000))]
+  --client-threads T    io_context threads per worker process               [2]
+  --source-addrs LIST   comma list of loopback source addresses, one per worker
+                        [127.0.0.2,127.0.0.3,...]; "none": kernel chooses
+  --push-connections C  keep-alive HTTP connections for pushes              [8]
+  --ramp-concurrency L  connection opens in flight per worker               [64]
+  --churn-rate R        churn: reconnects per second in total               [50]
+  --drain-timeout S     wait for in-flight deliveries after the last push   [5]
+  --settle-timeout S    churn: wait for herald_connections_open to return   [10]
+  --open-timeout S      connect + handshake + register deadline per conn    [10]
+  --no-register-ack     do not confirm registration with {"op":"ping"} (for servers
+                        that only speak the compat register frame)
+  --event E             compat event name                                   [bench]
+  --out FILE            also write the JSON report to FILE
+  --label TEXT          free text stored in the report
+  --help
+
+Loads only loopback addresses. Prints progress on stderr, the JSON report on stdout.
+Exit status: 0 ok, 2 the run has failures (see "failures" in the report), 1 usage error.
+)";
+}
+
+std::uint64_t bench_options::effective_users() const {
+  if (kind == scenario::fanout) return 1;
+  return users ? users : connections;
+}
+
+double bench_options::effective_rate() const {
+  if (rate > 0) return rate;
+  switch (kind) {
+    case scenario::unicast: return 1000;
+    case scenario::fanout: return 5;
+    case scenario::churn: return 100;
+    case scenario::idle: return 0;
+  }
+  return 0;
+}
+
+const char* bench_options::scenario_name() const {
+  switch (kind) {
+    case scenario::idle: return "idle";
+    case scenario::unicast: return "unicast";
+    case scenario::fanout: return "fanout";
+    case scenario::churn: return "churn";
+  }
+  return "?";
+}
+
+const char* bench_options::api_name() const {
+  return api == api_kind::compat ? "compat" : "native";
+}
+
+namespace {
+
+double to_double(const std::string& text) {
+  std::size_t used = 0;
+  const double v = std::stod(text, &used);
+  if (used != text.size() || !std::isfinite(v) || v < 0) throw std::invalid_argument(text);
+  return v;
+}
+
+std::uint64_t to_count(const std::string& text) {
+  std::uint64_t v = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc{} || r.ptr != text.data() + text.size()) throw std::invalid_argument(text);
+  return v;
+}
+
+url to_url(const std::string& text) {
+  auto r = parse_url(text);
+  if (!r.value) throw std::invalid_argument(r.error);
+  return *r.value;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// --worker-slice INDEX:BEGIN:COUNT:ADDRESS (internal, set by the coordinator).
+worker_slice to_slice(const std::string& text) {
+  auto parts = text;
+  worker_slice s;
+  std::stringstream ss(parts);
+  std::string a, b, c;
+  if (!std::getline(ss, a, ':') || !std::getline(ss, b, ':') || !std::getline(ss, c, ':'))
+    throw std::invalid_argument("bad --worker-slice " + text);
+  std::getline(ss, s.source_address);
+  s.index = static_cast<int>(to_count(a));
+  s.begin = to_count(b);
+  s.count = to_count(c);
+  return s;
+}
+
+using setter = std::function<void(bench_options&, const std::string&)>;
+
+const std::map<std::string, setter>& setters() {
+  static const std::map<std::string, setter> table = {
+      {"--scenario", [](bench_options& o, const std::string& v) {
+         if (v == "idle") o.kind = scenario::idle;
+         else if (v == "unicast") o.kind = scenario::unicast;
+         else if (v == "fanout") o.kind = scenario::fanout;
+         else if (v == "churn") o.kind = scenario::churn;
+         else throw std::invalid_argument("unknown scenario " + v);
+       }},
+      {"--api", [](bench_options& o, const std::string& v) {
+         if (v == "compat") o.api = api_kind::compat;
+         else if (v == "native") o.api = api_kind::native;
+         else throw std::invalid_argument("unknown api " + v);
+       }},
+      {"--connections", [](bench_options& o, const std::string& v) { o.connections = to_count(v); }},
+      {"--users", [](bench_options& o, const std::string& v) { o.users = to_count(v); }},
+      {"--rate", [](bench_options& o, const std::string& v) { o.rate = to_double(v); }},
+      {"--duration", [](bench_options& o, const std::string& v) { o.duration_s = to_double(v); }},
+      {"--warmup", [](bench_options& o, const std::string& v) { o.warmup_s = to_double(v); }},
+      {"--message-size", [](bench_options& o, const std::string& v) { o.message_size = to_count(v); }},
+      {"--target", [](bench_options& o, const std::string& v) { o.target = to_url(v); }},
+      {"--push-url", [](bench_options& o, const std::string& v) { o.push_url = to_url(v); }},
+      {"--metrics-url", [](bench_options& o, const std::string& v) {
+         if (v == "none") o.metrics_url.reset();
+         else o.metrics_url = to_url(v);
+       }},
+      {"--server-pid", [](bench_options& o, const std::string& v) { o.server_pid = static_cast<pid_t>(to_count(v)); }},
+      {"--workers", [](bench_options& o, const std::string& v) { o.workers = static_cast<int>(to_count(v)); }},
+      {"--client-threads", [](bench_options& o, const std::string& v) { o.client_threads = static_cast<int>(to_count(v)); }},
+      {"--source-addrs", [](bench_options& o, const std::string& v) {
+         o.source_addresses = v == "none" ? std::vector<std::string>{} : split_commas(v);
+         if (v == "none") o.source_addresses.push_back("");
+       }},
+      {"--push-connections", [](bench_options& o, const std::string& v) { o.push_connections = static_cast<int>(to_count(v)); }},
+      {"--ramp-concurrency", [](bench_options& o, const std::string& v) { o.ramp_concurrency = static_cast<int>(to_count(v)); }},
+      {"--churn-rate", [](bench_options& o, const std::string& v) { o.churn_rate = to_double(v); }},
+      {"--drain-timeout", [](bench_options& o, const std::string& v) { o.drain_timeout_s = to_double(v); }},
+      {"--settle-timeout", [](bench_options& o, const std::string& v) { o.settle_timeout_s = to_double(v); }},
+      {"--open-timeout", [](bench_options& o, const std::string& v) { o.open_timeout_s = to_double(v); }},
+      {"--event", [](bench_options& o, const std::string& v) { o.event = v; }},
+      {"--out", [](bench_options& o, const std::string& v) { o.out_path = v; }},
+      {"--label", [](bench_options& o, const std::string& v) { o.label = v; }},
+      {"--worker-slice", [](bench_options& o, const std::string& v) { o.slice = to_slice(v); }},
+  };
+  return table;
+}
+
+std::string default_push_target(const bench_options& o) {
+  if (o.api == api_kind::compat) return "/push";
+  return o.kind == scenario::fanout ? "/api/v1/publish" : "/api/v1/push";
+}
+
+// Fills what depends on other options, and rejects combinations that cannot work.
+std::string finish(bench_options& o, bool push_url_given, bool metrics_given) {
+  if (!push_url_given) o.push_url = with_path(o.target, "http", default_push_target(o));
+  if (!metrics_given) o.metrics_url = with_path(o.target, "http", "/metrics");
+  if (o.workers == 0)
+    o.workers = static_cast<int>(std::max<std::uint64_t>(2, (o.connections + 5999) / 6000));
+  o.workers = static_cast<int>(std::min<std::uint64_t>(o.workers, std::max<std::uint64_t>(1, o.connections)));
+  if (o.source_addresses.empty())
+    for (int i = 0; i < o.workers; ++i) o.source_addresses.push_back("127.0.0." + std::to_string(2 + i % 250));
+  for (const auto& a : o.source_addresses)
+    if (!a.empty() && !is_loopback_host(a)) return "source address " + a + " is not loopback";
+  if (o.connections / o.workers > 18000) return "more than 18000 connections per worker: raise --workers";
+  if (o.client_threads < 1 || o.push_connections < 1 || o.ramp_concurrency < 1) return "counts must be >= 1";
+  if (o.duration_s > 3600 || o.warmup_s > 600) return "runs are bounded: --duration <= 3600, --warmup <= 600";
+  if (o.message_size < 40) o.message_size = 40;  // room for the stamp
+  return {};
+}
+
+}  // namespace
+
+options_result parse_options(int argc, char** argv) {
+  bench_options o;
+  o.target = *parse_url("ws://127.0.0.1:8080/ws").value;
+  bool scenario_given = false, push_url_given = false, metrics_given = false;
+  for (int i = 0; i < argc; ++i) o.argv.emplace_back(argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string name = argv[i];
+    if (name == "--help" || name == "-h") return {std::nullopt, usage_text(), true};
+    if (name == "--no-register-ack") { o.register_ack = false; continue; }
+    auto it = setters().find(name);
+    if (it == setters().end()) return {std::nullopt, "unknown option " + name, false};
+    if (i + 1 >= argc) return {std::nullopt, name + " needs a value", false};
+    try {
+      it->second(o, argv[++i]);
+    } catch (const std::exception& e) {
+      return {std::nullopt, name + ": " + e.what(), false};
+    }
+    scenario_given |= name == "--scenario";
+    push_url_given |= name == "--push-url";
+    metrics_given |= name == "--metrics-url";
+  }
+  if (!scenario_given) return {std::nullopt, "--scenario is required (try --help)", false};
+  if (auto error = finish(o, push_url_given, metrics_given); !error.empty())
+    return {std::nullopt, error, false};
+  return {o, {}, false};
+}
+
+void bench_options::write_json(json_writer& out) const {
+  out.begin_object()
+      .field("scenario", scenario_name())
+      .field("api", api_name())
+      .field("connections", connections)
+      .field("users", effective_users())
+      .field("rate_per_s", effective_rate())
+      .field("duration_s", duration_s)
+      .field("warmup_s", warmup_s)
+      .field("message_size", static_cast<std::uint64_t>(message_size))
+      .field("target", target.to_string())
+      .field("push_url", push_url.to_string());
+  out.key("metrics_url");
+  if (metrics_url) out.value(metrics_url->to_string()); else out.null();
+  out.field("server_pid", static_cast<std::int64_t>(server_pid))
+      .field("workers", workers)
+      .field("client_threads", client_threads)
+      .field("push_connections", push_connections)
+      .field("ramp_concurrency", ramp_concurrency)
+      .field("churn_rate_per_s", churn_rate)
+      .field("drain_timeout_s", drain_timeout_s)
+      .field("settle_timeout_s", settle_timeout_s)
+      .field("register_ack", register_ack)
+      .field("event", event)
+      .field("label", label);
+  out.key("source_addresses").begin_array();
+  for (const auto& a : source_addresses) out.value(a);
+  out.end_array().end_object();
+}
+
+}  // namespace herald_bench

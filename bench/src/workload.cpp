@@ -1,0 +1,99 @@
+#include "workload.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include "json_writer.hpp"
+
+namespace herald_bench {
+
+std::string user_name(std::uint64_t user_index) {
+  std::string name{"u"};  // not "u" + to_string(): g++ 12 warns falsely (-Wrestrict)
+  name += std::to_string(user_index);
+  return name;
+}
+
+std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users) {
+  return users ? seq % users : 0;
+}
+
+std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections,
+                                  std::uint64_t users) {
+  if (users == 0 || user >= users) return 0;
+  return connections / users + (user < connections % users ? 1 : 0);
+}
+
+std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count) {
+  if (o.kind == scenario::fanout) return count * o.connections;
+  const auto users = o.effective_users();
+  // Whole rounds over all users deliver to every connection once per round.
+  std::uint64_t total = (count / users) * o.connections;
+  for (std::uint64_t s = count - count % users; s < count; ++s)
+    total += connections_of_user(user_of_push(s, users), o.connections, users);
+  return total;
+}
+
+std::vector<std::string> register_frames(const bench_options& o, std::uint64_t connection) {
+  const bool fan = o.kind == scenario::fanout;
+  if (fan && o.api == api_kind::native) {
+    return {R"({"op":"subscribe","topic":")" + std::string{fanout_name} + R"(","id":1})"};
+  }
+  const std::string user = fan ? std::string{fanout_name}
+                               : user_name(connection % o.effective_users());
+  json_writer frame;
+  frame.begin_object().field("token", user).field("event", o.event).end_object();
+  std::vector<std::string> frames{frame.str()};
+  if (o.register_ack) frames.emplace_back(R"({"op":"ping","id":7})");
+  return frames;
+}
+
+std::string_view register_ack_marker(const bench_options& o) {
+  if (o.kind == scenario::fanout && o.api == api_kind::native) return "\"subscribed\"";
+  return o.register_ack ? std::string_view{"\"pong\""} : std::string_view{};
+}
+
+std::string push_body(const bench_options& o, std::uint64_t seq, std::string_view payload) {
+  const bool fan = o.kind == scenario::fanout;
+  const std::string user = fan ? std::string{fanout_name}
+                               : user_name(user_of_push(seq, o.effective_users()));
+  json_writer body;
+  body.begin_object();
+  if (o.api == api_kind::compat) {
+    body.field("userId", user).field("event", o.event).field("message", payload);
+  } else if (fan) {
+    body.field("topic", fanout_name).field("data", payload);
+  } else {
+    body.field("user", user).field("data", payload);
+  }
+  body.end_object();
+  return body.str();
+}
+
+std::optional<std::uint64_t> parse_recipients(std::string_view reply_body) {
+  const auto digit = std::find_if(reply_body.begin(), reply_body.end(),
+                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (digit == reply_body.end()) return std::nullopt;
+  std::uint64_t n = 0;
+  const char* first = reply_body.data() + (digit - reply_body.begin());
+  if (std::from_chars(first, reply_body.data() + reply_body.size(), n).ec != std::errc{})
+    return std::nullopt;
+  return n;
+}
+
+}  // namespace herald_bench
+
+namespace herald_bench {
+
+std::uint64_t measured_push_count(const bench_options& o) {
+  if (o.kind == scenario::idle) return 0;
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(o.effective_rate() * o.duration_s)));
+}
+
+std::uint64_t warmup_push_count(const bench_options& o) {
+  if (o.kind == scenario::idle) return 0;
+  return static_cast<std::uint64_t>(std::llround(o.effective_rate() * o.warmup_s));
+}
+
+}  // namespace herald_bench

@@ -1,0 +1,51 @@
+#pragma once
+// Who is who in a run: which user each connection registers as, which user each push
+// goes to, and the exact frames and request bodies the harness sends.
+//
+// Connection i (a global index over all workers) belongs to user "u<i % users>";
+// push number s goes to user "u<s % users>". In fanout every connection belongs to
+// user "fan" (compat) or subscribes to topic "fan" (native). Because the mapping is
+// arithmetic, the coordinator knows how many deliveries each push must produce.
+//
+// Thread contract: pure functions.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "options.hpp"
+
+namespace herald_bench {
+
+inline constexpr std::string_view fanout_name = "fan";
+
+std::string user_name(std::uint64_t user_index);
+std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users);
+std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections, std::uint64_t users);
+
+// Deliveries that pushes [0, count) must produce if every connection is open.
+std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count);
+
+// Text frames a connection sends right after the upgrade, in order.
+std::vector<std::string> register_frames(const bench_options& o, std::uint64_t connection);
+
+// Substring of the server's frame that confirms registration; empty: do not wait.
+std::string_view register_ack_marker(const bench_options& o);
+
+// Body of the HTTP request for push number `seq` carrying `payload`.
+std::string push_body(const bench_options& o, std::uint64_t seq, std::string_view payload);
+
+// Recipients the server claims in its reply ("message sent to N clients" or
+// {"delivered":N}); nullopt when the body holds no number.
+std::optional<std::uint64_t> parse_recipients(std::string_view reply_body);
+
+}  // namespace herald_bench
+
+namespace herald_bench {
+
+// Pushes in the measured window and in the warm-up window before it.
+std::uint64_t measured_push_count(const bench_options& o);
+std::uint64_t warmup_push_count(const bench_options& o);
+
+}  // namespace herald_bench

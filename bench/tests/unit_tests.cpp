@@ -1,0 +1,204 @@
+// Unit tests for the pure parts of herald-bench: histogram, payload stamps, URLs,
+// Prometheus parsing, options and the JSON writer.
+#define BOOST_TEST_MODULE herald_bench_unit_tests
+#include <boost/test/included/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <unistd.h>
+
+#include "histogram.hpp"
+#include "json_writer.hpp"
+#include "options.hpp"
+#include "payload.hpp"
+#include "server_probe.hpp"
+#include "url.hpp"
+#include "worker_result.hpp"
+#include "workload.hpp"
+
+using namespace herald_bench;
+
+BOOST_AUTO_TEST_CASE(histogram_buckets_are_contiguous_and_cover_every_value) {
+  for (std::uint32_t i = 1; i < histogram::bucket_count(); ++i)
+    BOOST_TEST(histogram::lowest_in(i) == histogram::highest_in(i - 1) + 1);
+  for (std::int64_t v : {0LL, 1LL, 127LL, 128LL, 129LL, 1000LL, 123456789LL, 1LL << 39}) {
+    BOOST_TEST(histogram::lowest_in(histogram::index_of(v)) <= v);
+    BOOST_TEST(histogram::highest_in(histogram::index_of(v)) >= v);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(histogram_percentiles_stay_within_two_percent_of_exact_ones) {
+  histogram h;
+  std::vector<std::int64_t> values;
+  std::mt19937_64 rng(42);
+  std::lognormal_distribution<double> dist(11.0, 1.5);  // ~60 us median, long tail
+  for (int i = 0; i < 100000; ++i) {
+    values.push_back(static_cast<std::int64_t>(dist(rng)));
+    h.record(values.back());
+  }
+  std::sort(values.begin(), values.end());
+  for (double p : {50.0, 90.0, 99.0, 99.9}) {
+    const auto exact = values[static_cast<std::size_t>(std::ceil(p / 100 * values.size())) - 1];
+    const auto approx = h.value_at_percentile(p);
+    BOOST_TEST(approx >= exact);
+    BOOST_TEST(approx <= exact * 1.02 + 1);
+  }
+  BOOST_TEST(h.value_at_percentile(100) == values.back());
+  BOOST_TEST(h.max() == values.back());
+  BOOST_TEST(h.count() == 100000u);
+}
+
+BOOST_AUTO_TEST_CASE(histogram_rebuilt_from_sparse_buckets_gives_the_same_percentiles) {
+  histogram a, b;
+  for (int i = 1; i <= 5000; ++i) a.record(i * 997);
+  for (auto [index, count] : a.nonzero_buckets()) b.add_bucket(index, count);
+  b.set_extremes(a.min(), a.max(), a.sum());
+  for (double p : {0.0, 50.0, 99.0, 100.0})
+    BOOST_TEST(a.value_at_percentile(p) == b.value_at_percentile(p));
+  histogram merged;
+  merged.merge(a);
+  merged.merge(b);
+  BOOST_TEST(merged.count() == 10000u);
+  BOOST_TEST(merged.value_at_percentile(50) == a.value_at_percentile(50));
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_histogram_reports_zero) {
+  histogram h;
+  BOOST_TEST(h.value_at_percentile(99) == 0);
+  BOOST_TEST(h.mean() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_payload_stamp_survives_padding_and_a_json_envelope) {
+  const stamp s{12345, 987654321012LL, false};
+  const auto text = encode_payload(s, 64);
+  BOOST_TEST(text.size() == 64u);
+  const auto wrapped = R"({"op":"message","topic":"hh","data":")" + text + "\"}";
+  const auto back = decode_payload(wrapped);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->seq == s.seq);
+  BOOST_TEST(back->intended_ns == s.intended_ns);
+  BOOST_TEST(!back->warmup);
+  BOOST_TEST(decode_payload(encode_payload({1, 2, true}, 10))->warmup);
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_without_a_stamp_decodes_to_nothing) {
+  BOOST_TEST(!decode_payload(R"({"op":"pong","id":7})").has_value());
+  BOOST_TEST(!decode_payload("hb:12").has_value());
+  BOOST_TEST(!decode_payload("").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(urls_outside_loopback_are_refused) {
+  BOOST_TEST(parse_url("ws://127.0.0.1:8080/ws").value.has_value());
+  BOOST_TEST(parse_url("ws://localhost:9/ws").value->host == "127.0.0.1");
+  BOOST_TEST(parse_url("http://[::1]:80/push").value->port == 80);
+  BOOST_TEST(parse_url("http://127.3.4.5/push").value->port == 80);
+  BOOST_TEST(!parse_url("ws://10.0.0.1:8080/ws").value.has_value());
+  BOOST_TEST(!parse_url("ws://example.com/ws").value.has_value());
+  BOOST_TEST(!parse_url("https://127.0.0.1/").value.has_value());
+  const auto u = *parse_url("ws://127.0.0.1:8080/ws?x=1").value;
+  BOOST_TEST(u.target == "/ws?x=1");
+  BOOST_TEST(with_path(u, "http", "/metrics").to_string() == "http://127.0.0.1:8080/metrics");
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_samples_are_summed_over_labels) {
+  const std::string text =
+      "# HELP herald_connections_open open\n"
+      "# TYPE herald_connections_open gauge\n"
+      "herald_connections_open{shard=\"0\"} 3\n"
+      "herald_connections_open{shard=\"1\"} 4.0\n"
+      "herald_connections_open_total 100\n"
+      "herald_messages_delivered_total 1.5e+06 1700000000\n";
+  BOOST_TEST(*prometheus_sum(text, "herald_connections_open") == 7.0);
+  BOOST_TEST(*prometheus_sum(text, "herald_messages_delivered_total") == 1.5e6);
+  BOOST_TEST(!prometheus_sum(text, "herald_missing").has_value());
+  BOOST_TEST(*prometheus_sum(text, "herald_connections_open", "shard=\"1\"") == 4.0);
+  BOOST_TEST(!prometheus_sum(text, "herald_connections_open", "shard=\"9\"").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_process_reads_its_own_cpu_and_rss) {
+  BOOST_TEST(read_process_rss_bytes(getpid()).value_or(0) > 0u);
+  BOOST_TEST(read_process_cpu_us(getpid()).has_value());
+  BOOST_TEST(!read_process_cpu_us(0).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(options_derive_workers_sources_and_push_url) {
+  const char* argv[] = {"herald-bench", "--scenario", "fanout", "--api", "native",
+                        "--connections", "15000", "--target", "ws://127.0.0.1:9000/ws"};
+  auto r = parse_options(9, const_cast<char**>(argv));
+  BOOST_REQUIRE(r.value.has_value());
+  BOOST_TEST(r.value->workers == 3);
+  BOOST_TEST(r.value->source_addresses.size() == 3u);
+  BOOST_TEST(r.value->source_addresses[0] == "127.0.0.2");
+  BOOST_TEST(r.value->push_url.to_string() == "http://127.0.0.1:9000/api/v1/publish");
+  BOOST_TEST(r.value->effective_users() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(options_reject_unknown_flags_and_remote_targets) {
+  const char* a[] = {"herald-bench", "--scenario", "idle", "--bogus", "1"};
+  BOOST_TEST(!parse_options(5, const_cast<char**>(a)).value.has_value());
+  const char* b[] = {"herald-bench", "--scenario", "idle", "--target", "ws://8.8.8.8/ws"};
+  BOOST_TEST(!parse_options(5, const_cast<char**>(b)).value.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_json_writer_places_commas_and_escapes) {
+  json_writer w;
+  w.begin_object().field("a", 1).field("b", "x\"y");
+  w.key("c").begin_array().value(1.5).null().begin_object().end_object().end_array();
+  w.end_object();
+  BOOST_TEST(w.str() == R"({"a":1,"b":"x\"y","c":[1.5,null,{}]})");
+}
+
+BOOST_AUTO_TEST_CASE(unicast_expectations_count_every_connection_of_each_pushed_user) {
+  const char* argv[] = {"herald-bench", "--scenario", "unicast", "--connections", "10", "--users", "4"};
+  auto o = *parse_options(7, const_cast<char**>(argv)).value;
+  // users u0,u1 have 3 connections (0,4,8 and 1,5,9), u2,u3 have 2.
+  BOOST_TEST(connections_of_user(0, 10, 4) == 3u);
+  BOOST_TEST(connections_of_user(3, 10, 4) == 2u);
+  BOOST_TEST(expected_deliveries(o, 4) == 10u);
+  BOOST_TEST(expected_deliveries(o, 6) == 16u);
+  BOOST_TEST(register_frames(o, 5).front() == R"({"token":"u1","event":"bench"})");
+  BOOST_TEST(push_body(o, 5, "hb:1:2:") == R"({"userId":"u1","event":"bench","message":"hb:1:2:"})");
+}
+
+BOOST_AUTO_TEST_CASE(native_fanout_subscribes_and_publishes_to_one_topic) {
+  const char* argv[] = {"herald-bench", "--scenario", "fanout", "--api", "native", "--connections", "7"};
+  auto o = *parse_options(7, const_cast<char**>(argv)).value;
+  BOOST_TEST(register_frames(o, 3).size() == 1u);
+  BOOST_TEST(register_ack_marker(o) == "\"subscribed\"");
+  BOOST_TEST(push_body(o, 9, "p") == R"({"topic":"fan","data":"p"})");
+  BOOST_TEST(expected_deliveries(o, 3) == 21u);
+}
+
+BOOST_AUTO_TEST_CASE(server_replies_yield_their_recipient_count) {
+  BOOST_TEST(*parse_recipients("message sent to 12 clients") == 12u);
+  BOOST_TEST(*parse_recipients(R"({"delivered":3})") == 3u);
+  BOOST_TEST(!parse_recipients("ok").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_result_survives_the_trip_through_json) {
+  worker_result a;
+  a.worker = 2;
+  a.opened = 10;
+  a.received = 5;
+  a.first_error = "connect: refused \"x\"";
+  for (int i = 1; i <= 5; ++i) a.latency.record(i * 100000);
+  a.seq_max_ns = {500000, -1};
+  a.seq_count = {5, 0};
+  std::string error;
+  auto b = parse_worker_result(to_json(a, true), error);
+  BOOST_REQUIRE_MESSAGE(b.has_value(), error);
+  BOOST_TEST(b->worker == 2);
+  BOOST_TEST(b->opened == 10u);
+  BOOST_TEST(b->first_error == a.first_error);
+  BOOST_TEST(b->latency.count() == 5u);
+  BOOST_TEST(b->latency.max() == 500000);
+  BOOST_TEST(b->latency.value_at_percentile(50) == a.latency.value_at_percentile(50));
+  BOOST_TEST(b->seq_max_ns == a.seq_max_ns);
+  worker_result total;
+  total.merge(*b);
+  total.merge(*b);
+  BOOST_TEST(total.opened == 20u);
+  BOOST_TEST(total.seq_count[0] == 10u);
+  BOOST_TEST(total.seq_max_ns[1] == -1);
+}

@@ -1,0 +1,27 @@
+#include "hub/catch_up.hpp"
+
+namespace herald::hub {
+
+std::vector<local_frame> catch_up::merge(const history_slice& slice) const {
+  std::vector<local_frame> out;
+  // Without `since` the subscriber starts after the snapshot's position.
+  std::uint64_t last = since_ ? *since_ : slice.offset;
+  if (since_) {
+    for (const auto& f : slice.messages) {
+      if (f->offset <= last) continue;
+      out.push_back(localize(f));
+      last = f->offset;
+    }
+  }
+  for (const auto& f : buffered_) {
+    if (f->offset == 0) {
+      out.push_back(f);
+    } else if (f->offset > last) {
+      out.push_back(f);
+      last = f->offset;
+    }
+  }
+  return out;
+}
+
+}  // namespace herald::hub

@@ -1,0 +1,177 @@
+#include "net/long_poll.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "api/delivery.hpp"
+#include "api/token_auth.hpp"
+#include "config/options.hpp"
+#include "hub/catch_up.hpp"
+#include "net/hangup.hpp"
+#include "net/held_request.hpp"
+#include "net/shard_context.hpp"
+#include "proto/codec.hpp"
+#include "proto/names.hpp"
+#include "proto/query.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::net {
+
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+namespace http = api::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Collects the frames that arrive while a poll waits and wakes it.
+class poll_waiter final : public hub::subscriber, public held_request {
+ public:
+  explicit poll_waiter(executor_t ex) : wake(ex) {}
+  hub::send_status deliver(const hub::local_frame& f) override {
+    if (frames.size() >= max_frames) return hub::send_status::dropped_slow;
+    frames.push_back(f);
+    wake.cancel();
+    return hub::send_status::queued;
+  }
+  void release() override {
+    released = true;
+    wake.cancel();
+  }
+
+  static constexpr std::size_t max_frames = 1000;
+  asio::steady_timer wake;
+  std::vector<hub::local_frame> frames;
+  bool released = false;
+};
+
+// Keeps the waiter registered exactly while it lives, also when the
+// coroutine is destroyed mid-wait.
+class registration {
+ public:
+  registration(shard_context& ctx, poll_waiter& w, std::string topic, std::string user, std::string event)
+      : ctx_(ctx), w_(w), topic_(std::move(topic)), user_(std::move(user)) {
+    if (!topic_.empty()) ctx_.state.registry.subscribe(&w_, topic_);
+    if (!user_.empty()) ctx_.state.registry.bind(&w_, user_, event);
+    ctx_.add_held(&w_);
+    ++ctx_.state.stats.polls_waiting;
+  }
+  ~registration() {
+    if (!topic_.empty()) ctx_.state.registry.unsubscribe(&w_, topic_);
+    if (!user_.empty()) ctx_.state.registry.unbind_user(&w_, user_);
+    ctx_.remove_held(&w_);
+    --ctx_.state.stats.polls_waiting;
+  }
+
+ private:
+  shard_context& ctx_;
+  poll_waiter& w_;
+  std::string topic_;
+  std::string user_;
+};
+
+struct poll_params {
+  std::optional<std::uint64_t> since;
+  std::string epoch;
+  std::chrono::steady_clock::duration timeout;
+};
+
+asio::awaitable<void> wait(poll_waiter& w, const poll_params& p, socket_t& socket) {
+  if (!w.frames.empty() || w.released) co_return;
+  w.wake.expires_after(p.timeout);
+  co_await (w.wake.async_wait(use_tuple) || wait_for_hangup(socket));
+}
+
+std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint64_t start) {
+  for (const auto& f : frames) start = std::max(start, f->offset);
+  return start;
+}
+
+asio::awaitable<api::response> poll_topic(const api::request& req, shard_context& ctx, socket_t& socket,
+                                          std::string topic, const poll_params& p) {
+  poll_waiter w(ctx.executor);
+  registration reg(ctx, w, topic, {}, {});
+  auto slice = co_await ctx.delivery.history(topic, p.since, ctx.opts.history_size, p.epoch);
+  if (p.since && *p.since > slice.offset && slice.recovered) {
+    co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",
+                              req.version());
+  }
+  hub::catch_up merged(topic, p.since);
+  for (const auto& f : w.frames) merged.buffer(f);
+  w.frames.clear();
+  auto frames = merged.merge(slice);
+  if (frames.empty() && p.since) {
+    co_await wait(w, p, socket);
+    frames = std::move(w.frames);
+  }
+  std::vector<std::string_view> texts;
+  for (const auto& f : frames) texts.push_back(f->text);
+  co_return api::json_response(
+      http::status::ok,
+      proto::encode_history(topic, slice.epoch, last_offset(frames, slice.offset), slice.recovered, texts),
+      req.version());
+}
+
+asio::awaitable<api::response> poll_user(const api::request& req, shard_context& ctx, socket_t& socket,
+                                         std::string user, std::string event, const poll_params& p) {
+  poll_waiter w(ctx.executor);
+  registration reg(ctx, w, {}, user, event);
+  auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, {});
+  // The user's log holds every push; this poll wants one event's.
+  auto wanted = [&](const hub::local_frame& f) { return f->event == event; };
+  hub::catch_up merged(user, p.since);
+  for (const auto& f : w.frames) merged.buffer(f);
+  w.frames.clear();
+  std::vector<hub::local_frame> frames;
+  for (auto& f : merged.merge(slice)) {
+    if (wanted(f)) frames.push_back(std::move(f));
+  }
+  if (frames.empty() && p.since) {
+    co_await wait(w, p, socket);
+    for (auto& f : w.frames) {
+      if (wanted(f)) frames.push_back(std::move(f));
+    }
+  }
+  std::vector<std::string> entries;
+  for (const auto& f : frames) entries.push_back(proto::encode_user_entry(f->offset, f->ts_ms, f->event, f->text, f->data));
+  co_return api::json_response(
+      http::status::ok, proto::encode_user_poll(user, last_offset(frames, slice.offset), slice.recovered, entries),
+      req.version());
+}
+
+}  // namespace
+
+asio::awaitable<api::response> long_poll(const api::request& req, shard_context& ctx, socket_t& socket) {
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  bool since_ok = true, timeout_ok = true;
+  poll_params p;
+  p.since = q.number("since", since_ok);
+  p.epoch = q.get("epoch").value_or("");
+  auto timeout = q.number("timeout", timeout_ok);
+  const double max_timeout = ctx.opts.poll_max_timeout.count();
+  if (!since_ok) co_return api::json_error(http::status::bad_request, "bad_since", "since must be an offset", req.version());
+  if (!timeout_ok || (timeout && (*timeout < 1 || static_cast<double>(*timeout) > max_timeout))) {
+    co_return api::json_error(http::status::bad_request, "bad_timeout",
+                              "timeout must be 1-" + std::to_string(static_cast<int>(max_timeout)) + " seconds",
+                              req.version());
+  }
+  p.timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      timeout ? config::seconds_d(static_cast<double>(*timeout)) : ctx.opts.poll_timeout);
+  if (auto topic = q.get("topic")) {
+    if (!proto::valid_topic(*topic)) {
+      co_return api::json_error(http::status::bad_request, proto::errc::bad_topic,
+                                "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.version());
+    }
+    co_return co_await poll_topic(req, ctx, socket, std::move(*topic), p);
+  }
+  if (auto token = q.get("token")) {
+    auto user = ctx.auth.user_of(*token);
+    if (!user) co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
+    co_return co_await poll_user(req, ctx, socket, std::move(*user), q.get("event").value_or(""), p);
+  }
+  co_return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic or token is required",
+                            req.version());
+}
+
+}  // namespace herald::net

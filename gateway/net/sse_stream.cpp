@@ -1,0 +1,166 @@
+#include "net/sse_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "api/delivery.hpp"
+#include "api/token_auth.hpp"
+#include "config/options.hpp"
+#include "hub/catch_up.hpp"
+#include "net/hangup.hpp"
+#include "net/held_request.hpp"
+#include "net/outbound_queue.hpp"
+#include "net/shard_context.hpp"
+#include "proto/codec.hpp"
+#include "proto/names.hpp"
+#include "proto/query.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::net {
+
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+namespace http = api::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+class sse_subscriber final : public hub::subscriber, public held_request {
+ public:
+  sse_subscriber(executor_t ex, queue_limits limits) : wake(ex), limits_(limits) {}
+  hub::send_status deliver(const hub::local_frame& f) override {
+    if (slow || released) return hub::send_status::dropped_closed;
+    if (!queue.push(f, limits_)) {
+      slow = true;
+      wake.cancel();
+      return hub::send_status::dropped_slow;
+    }
+    wake.cancel();
+    return hub::send_status::queued;
+  }
+  void release() override {
+    released = true;
+    wake.cancel();
+  }
+
+  asio::steady_timer wake;
+  outbound_queue queue;
+  bool slow = false;
+  bool released = false;
+
+ private:
+  queue_limits limits_;
+};
+
+// Subscribed (and counted in presence) exactly while it lives.
+class registration {
+ public:
+  registration(shard_context& ctx, sse_subscriber& s, std::string topic, std::string user, bool presence)
+      : ctx_(ctx), s_(s), topic_(std::move(topic)), user_(std::move(user)), presence_(presence) {
+    ctx_.state.registry.subscribe(&s_, topic_);
+    ctx_.add_held(&s_);
+    ++ctx_.state.stats.sse_streams;
+    if (presence_) ctx_.delivery.presence(topic_, user_, true);
+  }
+  ~registration() {
+    ctx_.state.registry.unsubscribe(&s_, topic_);
+    ctx_.remove_held(&s_);
+    --ctx_.state.stats.sse_streams;
+    if (presence_) ctx_.delivery.presence(topic_, user_, false);
+  }
+
+ private:
+  shard_context& ctx_;
+  sse_subscriber& s_;
+  std::string topic_;
+  std::string user_;
+  bool presence_;
+};
+
+void append_event(std::string& out, const hub::message& m) {
+  if (m.offset != 0) out += "id: " + std::to_string(m.offset) + "\n";
+  out += "data: ";
+  out += m.text;  // single-line JSON: our encoders never emit a raw newline
+  out += "\n\n";
+}
+
+const std::string_view stream_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+
+// The starting point: `since`, else the Last-Event-ID a reconnecting
+// browser sends. Sets `valid` false when either is not an offset.
+std::optional<std::uint64_t> start_of(const api::request& req, const proto::query& q, bool& valid) {
+  auto since = q.number("since", valid);
+  if (since || !valid) return since;
+  auto it = req.find("Last-Event-ID");
+  if (it == req.end()) return std::nullopt;
+  std::string header(it->value().data(), it->value().size());
+  return proto::query("?id=" + header).number("id", valid);
+}
+
+asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_t& socket, std::string pending) {
+  const auto ping_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.ping_interval);
+  auto& stats = ctx.state.stats;
+  for (;;) {
+    while (!s.queue.empty()) {
+      hub::local_frame f = s.queue.pop();
+      append_event(pending, *f);
+      ++stats.messages_delivered;
+    }
+    if (!pending.empty()) {
+      // Everything queued goes out in one write.
+      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(pending), use_tuple);
+      if (ec) co_return;
+      pending.clear();
+      continue;
+    }
+    if (s.slow || s.released) co_return;
+    s.wake.expires_after(ping_every);
+    auto woke = co_await (s.wake.async_wait(use_tuple) || wait_for_hangup(socket));
+    if (woke.index() == 1) co_return;  // the client went away
+    if (s.queue.empty() && !s.slow && !s.released) pending = ": ping\n\n";
+  }
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req, shard_context& ctx,
+                                                        socket_t& socket) {
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  auto topic = q.get("topic");
+  if (!topic || !proto::valid_topic(*topic)) {
+    co_return api::json_error(http::status::bad_request, proto::errc::bad_topic,
+                              "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.version());
+  }
+  bool since_ok = true;
+  auto since = start_of(req, q, since_ok);
+  if (!since_ok) co_return api::json_error(http::status::bad_request, "bad_since", "since must be an offset", req.version());
+  std::string user;
+  if (auto token = q.get("token")) {
+    auto u = ctx.auth.user_of(*token);
+    if (!u) co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
+    user = std::move(*u);
+  }
+  bool presence = false;
+  for (const auto& pattern : ctx.opts.presence) presence = presence || proto::glob_match(pattern, *topic);
+
+  sse_subscriber s(ctx.executor, {ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes});
+  registration reg(ctx, s, *topic, user, presence);
+  auto slice = co_await ctx.delivery.history(*topic, since, ctx.opts.history_size, q.get("epoch").value_or(""));
+  if (since && *since > slice.offset && slice.recovered) {
+    co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",
+                              req.version());
+  }
+  hub::catch_up merged(*topic, since);
+  while (!s.queue.empty()) merged.buffer(s.queue.pop());
+  std::string pending(stream_head);
+  for (const auto& f : merged.merge(slice)) append_event(pending, *f);
+  co_await stream_loop(ctx, s, socket, std::move(pending));
+  if (s.slow) ctx.state.stats.count_close(metrics::close_reason::slow_consumer);
+  co_return std::nullopt;
+}
+
+}  // namespace herald::net
