@@ -18,6 +18,8 @@ PACKAGES=(
   libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev
   prometheus python3-websockets curl procps
 )
+# `test` also needs Debian's chromium and Node (for playwright-core); see
+# install_packages.
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -25,7 +27,12 @@ sudo_if_needed() {
 
 install_packages() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  local wanted=("${PACKAGES[@]}")
+  if [ "${1:-}" = test ]; then
+    wanted+=(chromium)
+    command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
+  fi
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -33,7 +40,7 @@ install_packages() {
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
-  if [ -x "$ROOT/tests/blackbox/setup.sh" ]; then "$ROOT/tests/blackbox/setup.sh"; fi
+  if [ "${1:-}" = test ]; then "$ROOT/tests/browser/setup.sh"; fi
 }
 
 build() {
@@ -50,7 +57,7 @@ case "$cmd" in
     exec "$BUILD_DIR/gateway/herald" --listen 0.0.0.0:8080 "$@"
     ;;
   test)
-    install_packages
+    install_packages test
     build -DHERALD_BUILD_TESTS=ON
     cd "$BUILD_DIR"
     ctest --output-on-failure --timeout 600 "$@"

@@ -109,6 +109,12 @@ void server::stop() {
   parts_->listener.stop();
   parts_->pool.stop();
   parts_->pool.join();
+  // Frames still queued hold sockets and point into the shard contexts:
+  // destroy the io objects outside them first, then the io_contexts (and
+  // the frames) while everything they point to is still alive.
+  parts_->listener.destroy();
+  for (auto& c : parts_->contexts) c->shutdown();
+  parts_->pool.destroy();
 }
 
 }  // namespace herald

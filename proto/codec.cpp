@@ -368,10 +368,12 @@ std::string encode_user_entry(std::uint64_t offset, std::int64_t ts_ms, std::str
   return out;
 }
 
-std::string encode_user_poll(std::string_view user, std::uint64_t offset, bool recovered,
+std::string encode_user_poll(std::string_view user, std::string_view epoch, std::uint64_t offset, bool recovered,
                              const std::vector<std::string>& entries) {
   std::string out = R"({"user":)";
   append_json_string(out, user);
+  out += R"(,"epoch":)";
+  append_json_string(out, epoch);
   out += R"(,"offset":)" + std::to_string(offset);
   out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
   for (std::size_t i = 0; i < entries.size(); ++i) {

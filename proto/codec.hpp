@@ -136,8 +136,8 @@ std::string encode_history(std::string_view topic, std::string_view epoch, std::
 // for a compat push (M raw text), {"offset":N,"ts":MS,"data":D} otherwise.
 std::string encode_user_entry(std::uint64_t offset, std::int64_t ts_ms, std::string_view event,
                               std::string_view raw_message, std::string_view data_json);
-// {"user":U,"offset":N,"recovered":B,"messages":[entries...]}
-std::string encode_user_poll(std::string_view user, std::uint64_t offset, bool recovered,
+// {"user":U,"epoch":E,"offset":N,"recovered":B,"messages":[entries...]}
+std::string encode_user_poll(std::string_view user, std::string_view epoch, std::uint64_t offset, bool recovered,
                              const std::vector<std::string>& entries);
 // {"delivered":N,"offset":O}
 std::string encode_delivered(std::size_t n, std::uint64_t offset);

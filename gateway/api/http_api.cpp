@@ -232,6 +232,10 @@ boost::asio::awaitable<response> http_api::scrape(const request& req) {
         auto& st = *(*states)[i];
         metrics::shard_stats copy = st.stats;
         copy.users = st.registry.user_count();
+        copy.history_topics = st.topics.topics();
+        copy.history_messages = st.topics.messages();
+        copy.history_bytes = st.topics.bytes();
+        copy.history_evictions = st.topics.evictions();
         copy.topics = st.registry.topic_count();
         return copy;
       },

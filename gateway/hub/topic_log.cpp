@@ -64,7 +64,8 @@ history_slice topic_log::since(std::uint64_t since, std::size_t limit, const std
     if (f->offset > since && out.messages.size() < limit) out.messages.push_back(f);
   }
   if (since + 1 < first_kept && since < last_offset()) out.recovered = false;
-  if (since > last_offset()) out.recovered = false;  // from the future: not ours
+  // A `since` beyond last_offset() (same epoch) is the caller's to refuse:
+  // it is a client error, not a lost history.
   return out;
 }
 

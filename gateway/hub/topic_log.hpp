@@ -48,7 +48,8 @@ class topic_log {
 
   // Messages with offset > since (at most `limit`, the oldest first).
   // `recovered` is false when some message after `since` was already
-  // dropped from history, or `epoch` is non-empty and not ours.
+  // dropped from history, or `epoch` is non-empty and not ours. A `since`
+  // ahead of last_offset() is left for the caller to refuse (bad_since).
   history_slice since(std::uint64_t since, std::size_t limit, const std::string& epoch, std::int64_t now_ms,
                       const history_limits& limits) const;
 

@@ -156,6 +156,22 @@ std::string exposition::render(const std::vector<shard_stats>& shards) const {
   families.push_back(client_errors(shards));
   families.push_back(http_requests(shards));
   families.push_back(push_latency(shards));
+  auto held = family("herald_held_requests", "HTTP requests held open, by kind.", MetricType::Gauge);
+  add_value(held, sum_of(shards, [](const shard_stats& s) { return s.polls_waiting; }), {{"kind", "poll"}});
+  add_value(held, sum_of(shards, [](const shard_stats& s) { return s.sse_streams; }), {{"kind", "sse"}});
+  families.push_back(std::move(held));
+  auto hist = family("herald_history_messages", "Messages kept in topic history.", MetricType::Gauge);
+  add_value(hist, sum_of(shards, [](const shard_stats& s) { return s.history_messages; }));
+  families.push_back(std::move(hist));
+  auto hist_bytes = family("herald_history_bytes", "Memory held by topic history (bytes, approximate).",
+                           MetricType::Gauge);
+  add_value(hist_bytes, sum_of(shards, [](const shard_stats& s) { return s.history_bytes; }));
+  families.push_back(std::move(hist_bytes));
+  auto hist_topics = family("herald_history_topics", "Topics and user logs with a history log.", MetricType::Gauge);
+  add_value(hist_topics, sum_of(shards, [](const shard_stats& s) { return s.history_topics; }));
+  families.push_back(std::move(hist_topics));
+  families.push_back(counter(shards, "herald_history_evictions_total",
+                             "Topic logs forgotten to stay within --history-max-bytes.", &shard_stats::history_evictions));
   auto users = family("herald_users", "Distinct users with a connection, summed over shards.", MetricType::Gauge);
   add_value(users, sum_of(shards, [](const shard_stats& s) { return s.users; }));
   families.push_back(std::move(users));

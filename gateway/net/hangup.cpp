@@ -1,21 +1,17 @@
 #include "net/hangup.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 namespace herald::net {
 
-asio::awaitable<void> wait_for_hangup(socket_t& socket) {
-  auto [ec] = co_await socket.async_wait(socket_t::wait_read, asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
-  char byte;
-  boost::system::error_code peek_ec;
-  auto n = socket.receive(asio::buffer(&byte, 1), socket_t::message_peek, peek_ec);
-  if (peek_ec || n == 0) co_return;  // orderly close or reset
-  // The peer sent data instead: wait "forever" (until cancelled).
-  asio::steady_timer never(socket.get_executor(), asio::steady_timer::time_point::max());
-  co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
+void watch_hangup(socket_t& socket, std::shared_ptr<waker> w) {
+  socket.async_wait(socket_t::wait_read, [&socket, w](const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;  // the request ended first
+    char byte;
+    boost::system::error_code peek_ec;
+    auto n = ec ? 0 : socket.receive(asio::buffer(&byte, 1), socket_t::message_peek, peek_ec);
+    if (!ec && !peek_ec && n > 0) return;  // data, not a hang-up
+    w->hung_up = true;
+    w->wake.cancel();
+  });
 }
 
 }  // namespace herald::net

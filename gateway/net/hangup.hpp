@@ -1,14 +1,31 @@
 #pragma once
-// wait_for_hangup: completes when the peer of a held HTTP request closes its
-// side (or the socket fails), so a vanished long-poller or SSE reader is
-// released at once instead of at its timeout. A peer that sends more data
-// (pipelining) is simply no longer watched.
-#include <boost/asio/awaitable.hpp>
+// Hang-up detection for held HTTP requests (long-polls, SSE streams): a
+// vanished client is released at once instead of at its timeout.
+//
+// The held request waits on one timer (`wake`); watch_hangup() arms a
+// read-readiness wait on the socket whose handler, on EOF or error, sets
+// `hung_up` and cancels that timer. A peer that sends data instead
+// (pipelining) is no longer watched. Completion handlers, not
+// awaitable_operators: g++ 12 miscompiles `co_await (a || b)` (a coroutine
+// taking awaitables by value inside a co_await expression).
+//
+// Thread contract: shard-local.
+#include <memory>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "net/types.hpp"
 
 namespace herald::net {
 
-asio::awaitable<void> wait_for_hangup(socket_t& socket);
+struct waker {
+  explicit waker(executor_t ex) : wake(ex) {}
+  asio::steady_timer wake;
+  bool hung_up = false;
+};
+
+// The handler keeps `w` alive; cancel the socket's operations (or close it)
+// when done holding, so the handler runs and lets go.
+void watch_hangup(socket_t& socket, std::shared_ptr<waker> w);
 
 }  // namespace herald::net

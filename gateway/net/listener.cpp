@@ -18,33 +18,34 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }
 
 listener::listener(shard::shard_pool& pool, std::vector<shard_context*> contexts, api::http_api& api)
-    : pool_(pool), contexts_(std::move(contexts)), api_(api), acceptor_(pool.executor(0)) {}
+    : pool_(pool), contexts_(std::move(contexts)), api_(api), acceptor_(std::in_place, pool.executor(0)) {}
 
 std::uint16_t listener::bind(const std::string& host, std::uint16_t port) {
   tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  return acceptor_.local_endpoint().port();
+  acceptor_->open(ep.protocol());
+  acceptor_->set_option(asio::socket_base::reuse_address(true));
+  acceptor_->bind(ep);
+  acceptor_->listen(asio::socket_base::max_listen_connections);
+  return acceptor_->local_endpoint().port();
 }
 
 void listener::start() { asio::co_spawn(pool_.executor(0), accept_loop(), log_unexpected{"listener"}); }
 
 void listener::stop() {
-  asio::post(acceptor_.get_executor(), [this] {
+  if (!acceptor_) return;
+  asio::post(acceptor_->get_executor(), [this] {
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    if (acceptor_) acceptor_->close(ignored);
   });
 }
 
 asio::awaitable<void> listener::accept_loop() {
-  asio::steady_timer backoff(acceptor_.get_executor());
+  asio::steady_timer backoff(acceptor_->get_executor());
   for (;;) {
     const std::uint64_t id = next_id_;
     const std::size_t shard = pool_.shard_of(id);
-    auto [ec, socket] = co_await acceptor_.async_accept(pool_.executor(shard), use_tuple);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    auto [ec, socket] = co_await acceptor_->async_accept(pool_.executor(shard), use_tuple);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) {
       // Out of file descriptors (or a transient error): pause instead of
       // spinning; the connections already open are unaffected.

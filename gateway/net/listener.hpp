@@ -7,6 +7,7 @@
 // be called from any thread (it posts).
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,8 @@ class listener {
   std::uint16_t bind(const std::string& host, std::uint16_t port);
   void start();
   void stop();
+  // Destroys the acceptor; only after the shards' threads have stopped.
+  void destroy() { acceptor_.reset(); }
 
  private:
   asio::awaitable<void> accept_loop();
@@ -40,7 +43,7 @@ class listener {
   shard::shard_pool& pool_;
   std::vector<shard_context*> contexts_;
   api::http_api& api_;
-  acceptor_t acceptor_;
+  std::optional<acceptor_t> acceptor_;
   std::uint64_t next_id_ = 0;
 };
 

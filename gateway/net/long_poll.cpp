@@ -1,7 +1,6 @@
 #include "net/long_poll.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -21,14 +20,13 @@ namespace herald::net {
 
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 namespace http = api::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Collects the frames that arrive while a poll waits and wakes it.
-class poll_waiter final : public hub::subscriber, public held_request {
+class poll_waiter final : public hub::subscriber, public held_request, public waker {
  public:
-  explicit poll_waiter(executor_t ex) : wake(ex) {}
+  explicit poll_waiter(executor_t ex) : waker(ex) {}
   hub::send_status deliver(const hub::local_frame& f) override {
     if (frames.size() >= max_frames) return hub::send_status::dropped_slow;
     frames.push_back(f);
@@ -41,7 +39,6 @@ class poll_waiter final : public hub::subscriber, public held_request {
   }
 
   static constexpr std::size_t max_frames = 1000;
-  asio::steady_timer wake;
   std::vector<hub::local_frame> frames;
   bool released = false;
 };
@@ -58,6 +55,7 @@ class registration {
     ++ctx_.state.stats.polls_waiting;
   }
   ~registration() {
+    if (ctx_.stopped()) return;  // the node is being torn down (server::stop)
     if (!topic_.empty()) ctx_.state.registry.unsubscribe(&w_, topic_);
     if (!user_.empty()) ctx_.state.registry.unbind_user(&w_, user_);
     ctx_.remove_held(&w_);
@@ -77,10 +75,13 @@ struct poll_params {
   std::chrono::steady_clock::duration timeout;
 };
 
-asio::awaitable<void> wait(poll_waiter& w, const poll_params& p, socket_t& socket) {
-  if (!w.frames.empty() || w.released) co_return;
-  w.wake.expires_after(p.timeout);
-  co_await (w.wake.async_wait(use_tuple) || wait_for_hangup(socket));
+asio::awaitable<void> wait(const std::shared_ptr<poll_waiter>& w, const poll_params& p, socket_t& socket) {
+  if (!w->frames.empty() || w->released) co_return;
+  w->wake.expires_after(p.timeout);
+  watch_hangup(socket, w);
+  co_await w->wake.async_wait(use_tuple);
+  boost::system::error_code ignored;
+  socket.cancel(ignored);  // ends the hang-up watch
 }
 
 std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint64_t start) {
@@ -90,7 +91,8 @@ std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint
 
 asio::awaitable<api::response> poll_topic(const api::request& req, shard_context& ctx, socket_t& socket,
                                           std::string topic, const poll_params& p) {
-  poll_waiter w(ctx.executor);
+  auto waiter = std::make_shared<poll_waiter>(ctx.executor);
+  auto& w = *waiter;
   registration reg(ctx, w, topic, {}, {});
   auto slice = co_await ctx.delivery.history(topic, p.since, ctx.opts.history_size, p.epoch);
   if (p.since && *p.since > slice.offset && slice.recovered) {
@@ -102,7 +104,7 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
   w.frames.clear();
   auto frames = merged.merge(slice);
   if (frames.empty() && p.since) {
-    co_await wait(w, p, socket);
+    co_await wait(waiter, p, socket);
     frames = std::move(w.frames);
   }
   std::vector<std::string_view> texts;
@@ -115,9 +117,13 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
 
 asio::awaitable<api::response> poll_user(const api::request& req, shard_context& ctx, socket_t& socket,
                                          std::string user, std::string event, const poll_params& p) {
-  poll_waiter w(ctx.executor);
+  auto waiter = std::make_shared<poll_waiter>(ctx.executor);
+  auto& w = *waiter;
   registration reg(ctx, w, {}, user, event);
-  auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, {});
+  auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, p.epoch);
+  // A position from another epoch, or ahead of ours (the node restarted),
+  // answers at once: holding it would skip whatever is pushed meanwhile.
+  const bool stale = !slice.recovered || (p.since && *p.since > slice.offset);
   // The user's log holds every push; this poll wants one event's.
   auto wanted = [&](const hub::local_frame& f) { return f->event == event; };
   hub::catch_up merged(user, p.since);
@@ -127,8 +133,8 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   for (auto& f : merged.merge(slice)) {
     if (wanted(f)) frames.push_back(std::move(f));
   }
-  if (frames.empty() && p.since) {
-    co_await wait(w, p, socket);
+  if (frames.empty() && p.since && !stale) {
+    co_await wait(waiter, p, socket);
     for (auto& f : w.frames) {
       if (wanted(f)) frames.push_back(std::move(f));
     }
@@ -136,7 +142,8 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   std::vector<std::string> entries;
   for (const auto& f : frames) entries.push_back(proto::encode_user_entry(f->offset, f->ts_ms, f->event, f->text, f->data));
   co_return api::json_response(
-      http::status::ok, proto::encode_user_poll(user, last_offset(frames, slice.offset), slice.recovered, entries),
+      http::status::ok,
+      proto::encode_user_poll(user, slice.epoch, last_offset(frames, slice.offset), !stale, entries),
       req.version());
 }
 

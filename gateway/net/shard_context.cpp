@@ -17,7 +17,7 @@ namespace herald::net {
 
 shard_context::shard_context(executor_t ex, shard::shard_state& st, const config::options& o,
                              const api::token_auth& a, api::delivery& d, std::atomic<std::size_t>& total)
-    : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total), timer_(ex) {}
+    : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total), timer_(std::make_unique<asio::steady_timer>(ex)) {}
 
 void shard_context::add(ws_session* s) {
   assert(executor.running_in_this_thread());
@@ -55,9 +55,9 @@ void shard_context::start() {
   asio::co_spawn(executor, sweep_loop(), log_unexpected{"heartbeat sweep"});
 }
 
-void shard_context::stop() {
+void shard_context::shutdown() {
   stopped_ = true;
-  timer_.cancel();
+  timer_.reset();
 }
 
 void shard_context::drain() {
@@ -82,8 +82,8 @@ std::chrono::steady_clock::duration shard_context::sweep_period() const {
 asio::awaitable<void> shard_context::sweep_loop() {
   const auto period = sweep_period();
   while (!stopped_) {
-    timer_.expires_after(period);
-    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    timer_->expires_after(period);
+    auto [ec] = co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopped_) break;
     auto now = std::chrono::steady_clock::now();
     // heartbeat() may close sockets but never removes from the table

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -59,7 +60,10 @@ class shard_context {
 
   // Starts the heartbeat sweep; it runs until stop().
   void start();
-  void stop();
+  // Ends the sweep and destroys its timer; from now on the node is going
+  // away and held requests skip unregistering (see server::stop).
+  void shutdown();
+  bool stopped() const { return stopped_; }
   // Closes every session with 1001 after flushing what is queued for it,
   // and releases every held request.
   void drain();
@@ -70,7 +74,7 @@ class shard_context {
 
   std::vector<ws_session*> sessions_;
   std::vector<held_request*> held_;
-  asio::steady_timer timer_;
+  std::unique_ptr<asio::steady_timer> timer_;
   bool stopped_ = false;
 };
 

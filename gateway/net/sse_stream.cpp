@@ -1,7 +1,6 @@
 #include "net/sse_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -23,13 +22,12 @@ namespace herald::net {
 
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 namespace http = api::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-class sse_subscriber final : public hub::subscriber, public held_request {
+class sse_subscriber final : public hub::subscriber, public held_request, public waker {
  public:
-  sse_subscriber(executor_t ex, queue_limits limits) : wake(ex), limits_(limits) {}
+  sse_subscriber(executor_t ex, queue_limits limits) : waker(ex), limits_(limits) {}
   hub::send_status deliver(const hub::local_frame& f) override {
     if (slow || released) return hub::send_status::dropped_closed;
     if (!queue.push(f, limits_)) {
@@ -45,7 +43,6 @@ class sse_subscriber final : public hub::subscriber, public held_request {
     wake.cancel();
   }
 
-  asio::steady_timer wake;
   outbound_queue queue;
   bool slow = false;
   bool released = false;
@@ -65,6 +62,7 @@ class registration {
     if (presence_) ctx_.delivery.presence(topic_, user_, true);
   }
   ~registration() {
+    if (ctx_.stopped()) return;  // the node is being torn down (server::stop)
     ctx_.state.registry.unsubscribe(&s_, topic_);
     ctx_.remove_held(&s_);
     --ctx_.state.stats.sse_streams;
@@ -90,18 +88,21 @@ const std::string_view stream_head =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
     "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
 
-// The starting point: `since`, else the Last-Event-ID a reconnecting
-// browser sends. Sets `valid` false when either is not an offset.
+// The starting point: the Last-Event-ID a reconnecting browser sends (it is
+// always newer than the URL's, which EventSource keeps on retry), else
+// `since`. Sets `valid` false when either is not an offset.
 std::optional<std::uint64_t> start_of(const api::request& req, const proto::query& q, bool& valid) {
-  auto since = q.number("since", valid);
-  if (since || !valid) return since;
   auto it = req.find("Last-Event-ID");
-  if (it == req.end()) return std::nullopt;
-  std::string header(it->value().data(), it->value().size());
-  return proto::query("?id=" + header).number("id", valid);
+  if (it != req.end() && !it->value().empty()) {
+    std::string header(it->value().data(), it->value().size());
+    return proto::query("?id=" + header).number("id", valid);
+  }
+  return q.number("since", valid);
 }
 
 asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_t& socket, std::string pending) {
+  // An SSE client never sends anything after its request, so readiness on
+  // the socket means it went away.
   const auto ping_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.ping_interval);
   auto& stats = ctx.state.stats;
   for (;;) {
@@ -117,11 +118,10 @@ asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_
       pending.clear();
       continue;
     }
-    if (s.slow || s.released) co_return;
+    if (s.slow || s.released || s.hung_up) co_return;
     s.wake.expires_after(ping_every);
-    auto woke = co_await (s.wake.async_wait(use_tuple) || wait_for_hangup(socket));
-    if (woke.index() == 1) co_return;  // the client went away
-    if (s.queue.empty() && !s.slow && !s.released) pending = ": ping\n\n";
+    auto [ec] = co_await s.wake.async_wait(use_tuple);
+    if (!ec && s.queue.empty()) pending = ": ping\n\n";  // the timer ran out: heartbeat
   }
 }
 
@@ -147,7 +147,9 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   bool presence = false;
   for (const auto& pattern : ctx.opts.presence) presence = presence || proto::glob_match(pattern, *topic);
 
-  sse_subscriber s(ctx.executor, {ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes});
+  auto stream = std::make_shared<sse_subscriber>(ctx.executor,
+                                                queue_limits{ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes});
+  auto& s = *stream;
   registration reg(ctx, s, *topic, user, presence);
   auto slice = co_await ctx.delivery.history(*topic, since, ctx.opts.history_size, q.get("epoch").value_or(""));
   if (since && *since > slice.offset && slice.recovered) {
@@ -156,9 +158,17 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   }
   hub::catch_up merged(*topic, since);
   while (!s.queue.empty()) merged.buffer(s.queue.pop());
+  // Like a WebSocket's subscribe reply, the stream opens by saying where it
+  // starts and whether the client's position was recovered.
   std::string pending(stream_head);
+  std::optional<bool> recovered;
+  if (since) recovered = slice.recovered;
+  pending += "data: " + proto::encode_subscribed(*topic, {}, slice.epoch, slice.offset, recovered) + "\n\n";
   for (const auto& f : merged.merge(slice)) append_event(pending, *f);
+  watch_hangup(socket, stream);
   co_await stream_loop(ctx, s, socket, std::move(pending));
+  boost::system::error_code ignored;
+  socket.cancel(ignored);  // ends the hang-up watch
   if (s.slow) ctx.state.stats.count_close(metrics::close_reason::slow_consumer);
   co_return std::nullopt;
 }

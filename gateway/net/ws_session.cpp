@@ -236,13 +236,12 @@ void ws_session::handle_subscribe(proto::client_request& req) {
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
   recovering_->emplace_back(req.topic, req.since);
-  const bool had_since = req.since.has_value();
   ctx_.delivery.fetch_history(req.topic, req.since, req.epoch, ctx_.opts.history_size, ctx_.executor,
-                              [self = shared_from_this(), topic = req.topic, id = req.id, had_since](
-                                  hub::history_slice slice) { self->on_history(topic, id, had_since, std::move(slice)); });
+                              [self = shared_from_this(), topic = req.topic, id = req.id, since = req.since](
+                                  hub::history_slice slice) { self->on_history(topic, id, since, std::move(slice)); });
 }
 
-void ws_session::on_history(const std::string& topic, const std::string& id, bool had_since,
+void ws_session::on_history(const std::string& topic, const std::string& id, std::optional<std::uint64_t> since,
                             hub::history_slice slice) {
   if (!recovering_) return;
   auto it = std::find_if(recovering_->begin(), recovering_->end(),
@@ -252,8 +251,16 @@ void ws_session::on_history(const std::string& topic, const std::string& id, boo
   recovering_->erase(it);
   if (recovering_->empty()) recovering_.reset();
   if (!open_) return;
+  if (since && *since > slice.offset && slice.recovered) {
+    // A position this topic never reached: refuse the subscription.
+    ctx_.state.registry.unsubscribe(this, topic);
+    std::erase(topics_, topic);
+    if (presence_on(topic)) ctx_.delivery.presence(topic, users_.empty() ? "" : users_.front(), false);
+    reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
+    return;
+  }
   std::optional<bool> recovered;
-  if (had_since) recovered = slice.recovered;
+  if (since) recovered = slice.recovered;
   reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
   for (auto& f : frames) enqueue(std::move(f));
 }

@@ -101,7 +101,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void handle_publish(proto::client_request& req);
   static asio::awaitable<void> publish_task(std::shared_ptr<ws_session> self, std::string topic, std::string data,
                                             std::string id);
-  void on_history(const std::string& topic, const std::string& id, bool had_since, hub::history_slice slice);
+  void on_history(const std::string& topic, const std::string& id, std::optional<std::uint64_t> since,
+                  hub::history_slice slice);
   bool buffer_if_recovering(const hub::local_frame& f);
   bool presence_on(const std::string& topic) const;
   void enqueue(hub::local_frame f);

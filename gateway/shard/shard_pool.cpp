@@ -29,6 +29,8 @@ void shard_pool::stop() {
   for (auto& ctx : contexts_) ctx->stop();
 }
 
+void shard_pool::destroy() { contexts_.clear(); }
+
 void shard_pool::join() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

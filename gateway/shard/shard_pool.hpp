@@ -44,6 +44,10 @@ class shard_pool {
   // Makes every io_context return from run(), abandoning queued work.
   void stop();
   void join();
+  // Destroys the io_contexts, and with them every handler and coroutine
+  // frame still queued. Only after join(), and after every io object that
+  // lives outside those frames (timers, acceptors) is gone.
+  void destroy();
 
   template <class F>
   void post_to(std::size_t shard, F&& f) {

@@ -93,6 +93,48 @@ int raw_http_status(std::uint16_t port, std::string_view raw) {
   return std::stoi(got.substr(9, 3));
 }
 
+std::vector<sse_event> sse_read(std::uint16_t port, std::string_view target, std::size_t count,
+                                std::chrono::milliseconds timeout, std::string extra_headers) {
+  asio::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(endpoint(port));
+  std::string request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n";
+  asio::write(socket, asio::buffer(request));
+  std::string got;
+  std::vector<sse_event> events;
+  bool done = false;
+  std::array<char, 4096> chunk;
+  auto parse = [&] {
+    events.clear();
+    auto body = got.find("\r\n\r\n");
+    if (body == std::string::npos) return;
+    std::istringstream in(got.substr(body + 4));
+    std::string line;
+    sse_event ev;
+    while (std::getline(in, line)) {
+      if (line.rfind("id: ", 0) == 0) ev.id = line.substr(4);
+      if (line.rfind("data: ", 0) == 0) ev.data = line.substr(6);
+      if (line.empty() && !ev.data.empty()) {
+        events.push_back(ev);
+        ev = {};
+      }
+    }
+  };
+  std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code e,
+                                                                            std::size_t n) {
+    got.append(chunk.data(), n);
+    parse();
+    if (e || events.size() >= count) {
+      done = true;
+      return;
+    }
+    socket.async_read_some(asio::buffer(chunk), on_read);
+  };
+  socket.async_read_some(asio::buffer(chunk), on_read);
+  run_until(ioc, socket, done, timeout);
+  return events;
+}
+
 double metric(std::uint16_t port, std::string_view series) {
   auto res = http_request(port, "GET", "/metrics");
   std::istringstream in(res.body);

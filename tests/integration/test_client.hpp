@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -37,6 +38,16 @@ int raw_http_status(std::uint16_t port, std::string_view raw);
 // Reads a GET /metrics and returns the value of the first sample whose line
 // starts with `series` (e.g. "herald_slow_consumer_closes_total").
 double metric(std::uint16_t port, std::string_view series);
+
+struct sse_event {
+  std::string id;
+  std::string data;
+};
+
+// Opens `target` as an SSE stream and reads until `count` data events (not
+// comments) arrived or `timeout` passed; returns what it got.
+std::vector<sse_event> sse_read(std::uint16_t port, std::string_view target, std::size_t count,
+                                std::chrono::milliseconds timeout, std::string extra_headers = {});
 
 class ws_client {
  public:

@@ -606,10 +606,12 @@ BOOST_AUTO_TEST_CASE(a_user_poll_entry_is_a_compat_event_or_json_data) {
   BOOST_TEST(proto::encode_user_entry(3, 10, "news", "raw \"text\"\n", "") ==
              R"({"offset":3,"ts":10,"event":"news","message":"raw \"text\"\n"})");
   BOOST_TEST(proto::encode_user_entry(4, 11, "", "", R"({"k":1})") == R"({"offset":4,"ts":11,"data":{"k":1}})");
-  std::string poll = proto::encode_user_poll("al\"ice", 4, true, {proto::encode_user_entry(4, 11, "", "", "1")});
-  BOOST_TEST(poll == R"({"user":"al\"ice","offset":4,"recovered":true,"messages":[{"offset":4,"ts":11,"data":1}]})");
+  std::string poll = proto::encode_user_poll("al\"ice", "e1", 4, true, {proto::encode_user_entry(4, 11, "", "", "1")});
+  BOOST_TEST(poll ==
+             R"({"user":"al\"ice","epoch":"e1","offset":4,"recovered":true,"messages":[{"offset":4,"ts":11,"data":1}]})");
   BOOST_TEST(is_valid_json(poll));
-  BOOST_TEST(proto::encode_user_poll("u", 0, false, {}) == R"({"user":"u","offset":0,"recovered":false,"messages":[]})");
+  BOOST_TEST(proto::encode_user_poll("u", "e", 0, false, {}) ==
+             R"({"user":"u","epoch":"e","offset":0,"recovered":false,"messages":[]})");
 }
 
 BOOST_AUTO_TEST_CASE(json_string_escapes_every_control_character_and_nothing_else) {

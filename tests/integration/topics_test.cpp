@@ -1,0 +1,257 @@
+// Topics with offsets, history and recovery; client publish; presence;
+// long-polling and Server-Sent Events.
+#include <boost/test/unit_test.hpp>
+
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "test_client.hpp"
+#include "test_node.hpp"
+
+using namespace herald::test;
+
+namespace {
+
+std::string publish(std::uint16_t port, const std::string& topic, const std::string& data) {
+  return http_post(port, "/api/v1/publish", R"({"topic":")" + topic + R"(","data":)" + data + "}").body;
+}
+
+// The value of "key":<number> in a JSON text (enough for these tests).
+std::uint64_t number_of(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + key + "\":([0-9]+)"))) {
+    throw std::runtime_error(key + " not in " + json);
+  }
+  return std::stoull(m[1]);
+}
+
+std::string epoch_of(const std::string& json) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex(R"re("epoch":"([0-9a-f]+)")re"))) throw std::runtime_error("no epoch");
+  return m[1];
+}
+
+herald::config::options topic_options() {
+  auto o = test_options();
+  o.client_publish = {"room:*"};
+  o.presence = {"room:*"};
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(topics)
+
+BOOST_AUTO_TEST_CASE(offsets_increase_by_one_per_topic_and_history_keeps_the_last_ten) {
+  test_node node;
+  for (int i = 1; i <= 12; ++i) BOOST_TEST(number_of(publish(node.port(), "news", std::to_string(i)), "offset") == i);
+  BOOST_TEST(number_of(publish(node.port(), "other", "1"), "offset") == 1);
+  auto h = http_request(node.port(), "GET", "/api/v1/history?topic=news&since=2").body;
+  BOOST_TEST(number_of(h, "offset") == 12);
+  BOOST_TEST(h.find(R"("recovered":true)") != std::string::npos);
+  BOOST_TEST(h.find(R"("offset":3,)") != std::string::npos);
+  BOOST_TEST(h.find(R"("offset":2,)") == std::string::npos);
+  // Offsets 1 and 2 are no longer kept: asking from 0 cannot be a recovery.
+  auto all = http_request(node.port(), "GET", "/api/v1/history?topic=news&since=0").body;
+  BOOST_TEST(all.find(R"("recovered":false)") != std::string::npos);
+  auto limited = http_request(node.port(), "GET", "/api/v1/history?topic=news&since=2&limit=2").body;
+  BOOST_TEST(limited.find(R"("offset":4,)") != std::string::npos);
+  BOOST_TEST(limited.find(R"("offset":5,)") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(history_refuses_bad_topics_bad_numbers_and_a_since_from_the_future) {
+  test_node node;
+  publish(node.port(), "news", "1");
+  BOOST_TEST(http_request(node.port(), "GET", "/api/v1/history?topic=bad%20topic").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/api/v1/history?topic=news&since=abc").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/api/v1/history?topic=news&limit=0").status == 400);
+  auto future = http_request(node.port(), "GET", "/api/v1/history?topic=news&since=99");
+  BOOST_TEST(future.status == 400);
+  BOOST_TEST(future.body.find("bad_since") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_with_since_replays_what_was_missed_then_continues_live) {
+  test_node node;
+  for (int i = 1; i <= 5; ++i) publish(node.port(), "feed", std::to_string(i));
+  auto epoch = epoch_of(http_request(node.port(), "GET", "/api/v1/history?topic=feed").body);
+  ws_client c(node.port());
+  c.send(R"({"op":"subscribe","topic":"feed","since":2,"epoch":")" + epoch + R"(","id":1})");
+  auto reply = c.recv();
+  BOOST_TEST(reply.find(R"("op":"subscribed")") != std::string::npos);
+  BOOST_TEST(reply.find(R"("recovered":true)") != std::string::npos);
+  BOOST_TEST(number_of(reply, "offset") == 5);
+  for (int expected = 3; expected <= 5; ++expected) BOOST_TEST(number_of(c.recv(), "offset") == expected);
+  publish(node.port(), "feed", "6");
+  BOOST_TEST(number_of(c.recv(), "offset") == 6);
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_with_a_since_from_the_future_is_refused_with_bad_since) {
+  test_node node;
+  publish(node.port(), "feed", "1");
+  ws_client c(node.port());
+  c.send(R"({"op":"subscribe","topic":"feed","since":7,"id":3})");
+  auto reply = c.recv();
+  BOOST_TEST(reply.find(R"("code":"bad_since")") != std::string::npos);
+  BOOST_TEST(reply.find(R"("id":3)") != std::string::npos);
+  BOOST_TEST(number_of(publish(node.port(), "feed", "2"), "delivered") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_with_another_epoch_or_a_lost_gap_is_not_recovered) {
+  auto opts = test_options();
+  opts.history_size = 3;
+  test_node node(opts);
+  for (int i = 1; i <= 6; ++i) publish(node.port(), "feed", std::to_string(i));
+  ws_client c(node.port());
+  c.send(R"({"op":"subscribe","topic":"feed","since":4,"epoch":"0000000000000000","id":1})");
+  BOOST_TEST(c.recv().find(R"("recovered":false)") != std::string::npos);
+  ws_client d(node.port());
+  d.send(R"({"op":"subscribe","topic":"feed","since":1,"id":2})");
+  BOOST_TEST(d.recv().find(R"("recovered":false)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_subscriber_that_recovers_while_messages_flow_sees_every_offset_exactly_once) {
+  test_node node;
+  constexpr int total = 300;
+  auto publisher = std::async(std::launch::async, [&] {
+    for (int i = 1; i <= total; ++i) publish(node.port(), "busy", std::to_string(i));
+  });
+  std::this_thread::sleep_for(20ms);  // let some messages go by first
+  ws_client c(node.port());
+  c.send(R"({"op":"subscribe","topic":"busy","since":0,"id":1})");
+  auto reply = c.recv();
+  BOOST_REQUIRE(reply.find("subscribed") != std::string::npos);
+  publisher.get();
+  // History keeps 10, so the subscriber may start after a gap, but from its
+  // first message on every offset must come once and in order.
+  auto first = number_of(c.recv(), "offset");
+  for (std::uint64_t expected = first + 1; expected <= total; ++expected) {
+    BOOST_REQUIRE(number_of(c.recv(), "offset") == expected);
+  }
+  BOOST_TEST(!c.try_recv(200ms).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(clients_publish_only_where_allowed_and_messages_carry_the_sender) {
+  auto opts = topic_options();
+  opts.presence.clear();  // no join frames in between
+  test_node node(opts);
+  ws_client anon(node.port()), alice(node.port());
+  anon.send(R"({"op":"publish","topic":"room:1","data":"hi","id":1})");
+  BOOST_TEST(anon.recv().find(R"("code":"forbidden")") != std::string::npos);  // no auth
+  alice.send(R"({"op":"auth","token":"alice","id":1})");
+  alice.recv();
+  alice.subscribe("room:1");
+  alice.send(R"({"op":"publish","topic":"news","data":"hi","id":2})");
+  BOOST_TEST(alice.recv().find(R"("code":"forbidden")") != std::string::npos);  // not a room
+  alice.send(R"({"op":"publish","topic":"room:1","data":{"text":"hello"},"id":3})");
+  std::string published, message;
+  for (int i = 0; i < 3 && (published.empty() || message.empty()); ++i) {
+    auto m = alice.recv();
+    if (m.find(R"("op":"published")") != std::string::npos) published = m;
+    if (m.find(R"("op":"message")") != std::string::npos) message = m;
+  }
+  BOOST_TEST(number_of(published, "offset") == 1);
+  BOOST_TEST(message.find(R"("from":"alice","data":{"text":"hello"})") != std::string::npos);
+  auto http = http_post(node.port(), "/api/v1/client-publish", R"({"token":"bob","topic":"room:1","data":2})");
+  BOOST_TEST(http.status == 200);
+  BOOST_TEST(alice.recv().find(R"("from":"bob")") != std::string::npos);
+  BOOST_TEST(http_post(node.port(), "/api/v1/client-publish", R"({"token":"bob","topic":"news","data":2})").status ==
+             403);
+}
+
+BOOST_AUTO_TEST_CASE(presence_tells_subscribers_who_joins_and_leaves_and_answers_queries) {
+  test_node node(topic_options());
+  ws_client watcher(node.port());
+  watcher.subscribe("room:lobby");
+  {
+    ws_client carol(node.port());
+    carol.send(R"({"op":"auth","token":"carol"})");
+    carol.recv();
+    carol.subscribe("room:lobby");
+    BOOST_TEST(watcher.recv() == R"({"op":"join","topic":"room:lobby","user":"carol"})");
+    auto p = http_request(node.port(), "GET", "/api/v1/presence?topic=room:lobby").body;
+    BOOST_TEST(p == R"({"topic":"room:lobby","users":["carol"],"connections":2})");
+  }
+  BOOST_TEST(watcher.recv() == R"({"op":"leave","topic":"room:lobby","user":"carol"})");
+  BOOST_TEST(http_request(node.port(), "GET", "/api/v1/presence?topic=room:empty").status == 404);
+  BOOST_TEST(http_request(node.port(), "GET", "/api/v1/presence?topic=news").status == 403);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_poll_answers_at_once_when_messages_wait_and_otherwise_holds_until_one_arrives) {
+  test_node node;
+  publish(node.port(), "lp", "1");
+  publish(node.port(), "lp", "2");
+  auto now = http_request(node.port(), "GET", "/poll?topic=lp&since=1&timeout=5").body;
+  BOOST_TEST(number_of(now, "offset") == 2);
+  BOOST_TEST(now.find(R"("data":2})") != std::string::npos);
+  auto held = std::async(std::launch::async, [&] { return http_request(node.port(), "GET", "/poll?topic=lp&since=2&timeout=10"); });
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  publish(node.port(), "lp", R"("three")");
+  auto got = held.get();
+  BOOST_TEST(got.status == 200);
+  BOOST_TEST(got.body.find(R"("data":"three")") != std::string::npos);
+  BOOST_TEST(number_of(got.body, "offset") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_poll_times_out_empty_and_rejects_bad_parameters) {
+  test_node node;
+  auto empty = http_request(node.port(), "GET", "/poll?topic=quiet&since=0&timeout=1");
+  BOOST_TEST(empty.status == 200);
+  BOOST_TEST(empty.body.find(R"("messages":[])") != std::string::npos);
+  BOOST_TEST(http_request(node.port(), "GET", "/poll?topic=quiet&timeout=0").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/poll?topic=quiet&timeout=61").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/poll?topic=no%20spaces").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/poll").status == 400);
+  BOOST_TEST(http_request(node.port(), "GET", "/poll?topic=quiet&since=5").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_user_long_poll_counts_as_a_client_of_push_and_gets_its_event) {
+  test_node node;
+  auto first = http_request(node.port(), "GET", "/poll?token=dan&event=authcode").body;
+  auto since = number_of(first, "offset");
+  auto held = std::async(std::launch::async, [&] {
+    return http_request(node.port(), "GET",
+                        "/poll?token=dan&event=authcode&timeout=10&since=" + std::to_string(since));
+  });
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  auto res = http_post(node.port(), "/push", R"({"userId":"dan","event":"authcode","message":"123456"})");
+  BOOST_TEST(res.body == "message sent to 1 clients");
+  auto got = held.get().body;
+  BOOST_TEST(got.find(R"("event":"authcode","message":"123456")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sse_streams_messages_with_ids_and_resumes_after_the_last_event_id) {
+  test_node node;
+  for (int i = 1; i <= 3; ++i) publish(node.port(), "sse", std::to_string(i));
+  // The stream opens with a "subscribed" event (no id), then the messages.
+  auto events = sse_read(node.port(), "/sse?topic=sse&since=1", 3, 5000ms);
+  BOOST_REQUIRE(events.size() == 3);
+  BOOST_TEST(events[0].id.empty());
+  BOOST_TEST(events[0].data.find(R"("op":"subscribed","topic":"sse")") != std::string::npos);
+  BOOST_TEST(events[0].data.find(R"("recovered":true)") != std::string::npos);
+  BOOST_TEST(events[1].id == "2");
+  BOOST_TEST(events[2].id == "3");
+  BOOST_TEST(events[2].data.find(R"({"op":"message","topic":"sse","offset":3)") == 0);
+  // Last-Event-ID (what a reconnecting browser sends) wins over since.
+  auto resumed = sse_read(node.port(), "/sse?topic=sse&since=0", 2, 5000ms, "Last-Event-ID: 2\r\n");
+  BOOST_REQUIRE(resumed.size() == 2);
+  BOOST_TEST(resumed[1].id == "3");
+  auto live = std::async(std::launch::async, [&] { return sse_read(node.port(), "/sse?topic=sse", 2, 5000ms); });
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"sse\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  publish(node.port(), "sse", "4");
+  auto got = live.get();
+  BOOST_REQUIRE(got.size() == 2);
+  BOOST_TEST(got[1].id == "4");
+}
+
+BOOST_AUTO_TEST_CASE(drain_releases_held_long_polls) {
+  test_node node;
+  auto held = std::async(std::launch::async, [&] { return http_request(node.port(), "GET", "/poll?topic=d&since=0&timeout=30"); });
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  node.server().drain();
+  auto got = held.get();
+  BOOST_TEST(got.status == 200);
+  BOOST_TEST(got.body.find(R"("messages":[])") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
