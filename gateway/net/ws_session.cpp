@@ -99,14 +99,7 @@ asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self,
 void ws_session::read_next() {
   ws_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
                                                                         std::size_t n) {
-    // A plain completion handler has no co_spawn boundary around it, so this
-    // is where anything unexpected is caught: it ends this session only.
-    try {
-      self->on_read(ec, n);
-    } catch (...) {
-      log_unexpected{"ws_session read"}(std::current_exception());
-      self->force_close();
-    }
+    self->guarded([&] { self->on_read(ec, n); });
   });
 }
 
@@ -348,38 +341,61 @@ void ws_session::enqueue(hub::local_frame f) {
 void ws_session::ensure_writer() {
   if (writing_) return;
   writing_ = true;
-  asio::co_spawn(ctx_.executor, write_loop(shared_from_this()), log_unexpected{"ws_session writer"});
+  write_next();
 }
 
-asio::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
-  ws_session& s = *self;
-  auto& stats = s.ctx_.state.stats;
-  while (s.open_) {
-    if (s.ping_due_ && !s.closing_) {
-      s.ping_due_ = false;
-      auto [ec] = co_await s.ws_.async_ping({}, use_tuple);
-      if (ec) {
-        s.force_close();  // the reader sees the error and tears the session down
-        break;
-      }
-      ++stats.pings_sent;
-    } else if (!s.queue_.empty() && (!s.closing_ || s.flush_)) {
-      hub::local_frame f = s.queue_.pop();  // held here: close() may clear the queue mid-write
-      auto [ec, n] = co_await s.ws_.async_write(asio::buffer(f->text), use_tuple);
-      if (ec) {
-        s.force_close();
-        break;
-      }
-      ++stats.messages_delivered;
-    } else if (s.closing_ && !s.close_sent_) {
-      s.close_sent_ = true;
-      co_await s.ws_.async_close(close_frame_for(s.close_reason_), use_tuple);
-      break;
-    } else {
-      break;
-    }
+// One step of the write loop: starts the next write and returns; its
+// completion (on_written) takes the next step. The first write of a burst
+// starts right here, inside deliver(): Asio tries the send at once, so a
+// fan-out costs one syscall and one completion per receiver, with no
+// coroutine spawned per message.
+void ws_session::write_next() {
+  if (!open_) {
+    writing_ = false;
+  } else if (ping_due_ && !closing_) {
+    ping_due_ = false;
+    ws_.async_ping({}, [self = shared_from_this()](const boost::system::error_code& ec) {
+      self->guarded([&] { self->on_written(ec, false, true); });
+    });
+  } else if (!queue_.empty() && (!closing_ || flush_)) {
+    // The frame rides in the handler: close() may clear the queue mid-write.
+    hub::local_frame f = queue_.pop();
+    const auto* text = &f->text;
+    ws_.async_write(asio::buffer(*text), [self = shared_from_this(), f = std::move(f)](
+                                             const boost::system::error_code& ec, std::size_t) {
+      self->guarded([&] { self->on_written(ec, true, false); });
+    });
+  } else if (closing_ && !close_sent_) {
+    close_sent_ = true;
+    ws_.async_close(close_frame_for(close_reason_),
+                    [self = shared_from_this()](const boost::system::error_code&) { self->writing_ = false; });
+  } else {
+    writing_ = false;
   }
-  s.writing_ = false;
+}
+
+void ws_session::on_written(const boost::system::error_code& ec, bool message, bool ping) {
+  if (ec) {
+    writing_ = false;
+    force_close();  // the read loop sees the error and tears the session down
+    return;
+  }
+  if (message) ++ctx_.state.stats.messages_delivered;
+  if (ping) ++ctx_.state.stats.pings_sent;
+  write_next();
+}
+
+// Completion handlers have no co_spawn boundary around them: anything
+// unexpected is caught here and ends this session only.
+template <class F>
+void ws_session::guarded(F&& f) {
+  try {
+    f();
+  } catch (...) {
+    log_unexpected{"ws_session"}(std::current_exception());
+    writing_ = false;
+    force_close();
+  }
 }
 
 void ws_session::close(close_reason why, bool flush) {

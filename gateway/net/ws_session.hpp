@@ -1,22 +1,22 @@
 #pragma once
 // ws_session: one WebSocket client connection.
 //
-// Two loops share the connection:
-//  - the read loop: the handshake is a coroutine (session_main); after it the
-//    loop continues as a chain of async_read_some completions (on_read),
-//    handling client frames (registrations, native requests) in order and
-//    answering through the outbound queue. Its end is the one place a session
-//    is torn down. It is a completion chain rather than a suspended coroutine
-//    on purpose: a coroutine parked in a read keeps its spawn frame, its own
-//    frame and use_awaitable's per-operation frame alive, ~1.1 KiB per idle
-//    connection measured with heaptrack, which alone would break the 4 KiB
-//    per-connection budget.
-//  - write_loop(): a coroutine that drains the bounded outbound queue
-//    (messages, replies, pings, finally the close frame). It runs only while
-//    there is something to send and ends when the queue is empty, so an idle
-//    connection holds no writer frame either; deliver() restarts it. Being
-//    the only writer, it makes concurrent pushes to one connection safe:
-//    frames never interleave.
+// Two loops share the connection, both completion chains after the
+// handshake (a coroutine):
+//  - the read loop (read_next/on_read) handles client frames
+//    (registrations, native requests) in order and answers through the
+//    outbound queue. Its end is the one place a session is torn down.
+//  - the write loop (write_next/on_written) drains the bounded outbound
+//    queue: messages, replies, pings, finally the close frame. It runs only
+//    while there is something to send. Being the only writer, it makes
+//    concurrent pushes to one connection safe: frames never interleave.
+// They are completion chains rather than co_await loops on purpose, and
+// measured: a coroutine parked in a read keeps its spawn frame, its own
+// frame and use_awaitable's per-operation frame alive, ~1.1 KiB per idle
+// connection (heaptrack), which alone would break the 4 KiB budget; and a
+// writer coroutine spawned per delivery cost an extra scheduler hop and
+// frame allocations per fan-out receiver (bench/: server CPU per delivery
+// before/after is in the commit that made the change).
 //
 // Closing is idempotent and safe from any path (slow consumer, heartbeat,
 // drain, protocol error): close() only records why and lets the writer send
@@ -87,7 +87,10 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
   void read_next();
   void on_read(const boost::system::error_code& ec, std::size_t n);
-  static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
+  void write_next();
+  void on_written(const boost::system::error_code& ec, bool message, bool ping);
+  template <class F>
+  void guarded(F&& f);
   asio::awaitable<bool> handshake(request& req);
   void on_message(std::string_view text, bool is_text);
   void configure();
@@ -134,7 +137,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   clock::time_point closing_since_;
   metrics::close_reason close_reason_ = metrics::close_reason::peer;
   bool open_ = false;       // handshake done and not yet torn down
-  bool writing_ = false;    // write_loop() is running
+  bool writing_ = false;    // the write loop has a write in flight
   bool ping_due_ = false;
   bool closing_ = false;    // close() was called
   bool flush_ = false;      // write what is queued before the close frame

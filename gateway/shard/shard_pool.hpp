@@ -20,6 +20,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -52,6 +53,12 @@ class shard_pool {
   template <class F>
   void post_to(std::size_t shard, F&& f) {
     asio::post(*contexts_[shard], std::forward<F>(f));
+  }
+
+  // Like post_to, but runs `f` at once when called on that shard's thread.
+  template <class F>
+  void dispatch_to(std::size_t shard, F&& f) {
+    asio::dispatch(*contexts_[shard], std::forward<F>(f));
   }
 
   // Runs f(shard_index) on every shard, folds the results with
@@ -140,20 +147,28 @@ asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Sta
   auto initiate = [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
                    reduce = std::move(reduce)](auto handler) mutable {
     using state_t = detail::sequenced_state<R, prepared_t, Each, Reduce, result_t, decltype(handler)>;
-    post_to(owner, [this, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
-                    reduce = std::move(reduce), handler = std::move(handler)]() mutable {
+    // dispatch: a publication whose owner is the caller's own shard is
+    // prepared right away; the owner delivers to itself inline too, and
+    // posts to the others, so each shard still sees the owner's order.
+    dispatch_to(owner, [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
+                        reduce = std::move(reduce), handler = std::move(handler)]() mutable {
       prepared_t prepared = prepare();
       R init = start(prepared);
       auto st = std::make_shared<state_t>(std::move(prepared), std::move(init), std::move(each), std::move(reduce),
                                           size(), std::move(handler));
       for (std::size_t i = 0; i < size(); ++i) {
-        post_to(i, [st, i] {
+        auto run = [st, i] {
           st->results[i] = st->each(i, st->prepared);
           if (st->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
           for (auto& r : st->results) st->red(st->acc, std::move(r));
           auto ex = asio::get_associated_executor(st->handler);
           asio::post(ex, [st]() mutable { std::move(st->handler)(std::move(st->acc)); });
-        });
+        };
+        if (i == owner) {
+          run();
+        } else {
+          post_to(i, std::move(run));
+        }
       }
     });
   };
