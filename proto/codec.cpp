@@ -336,19 +336,30 @@ std::string encode_error(const error_reply& e) {
   return out;
 }
 
+namespace {
+
+// ,"offset":N,"recovered":B,"messages":[...]} — the tail shared by history
+// answers and user polls; each item is already JSON.
+template <class Items>
+void append_page(std::string& out, std::uint64_t offset, bool recovered, const Items& items) {
+  out += R"(,"offset":)" + std::to_string(offset);
+  out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += items[i];
+  }
+  out += "]}";
+}
+
+}  // namespace
+
 std::string encode_history(std::string_view topic, std::string_view epoch, std::uint64_t offset, bool recovered,
                            const std::vector<std::string_view>& messages) {
   std::string out = R"({"topic":)";
   append_json_string(out, topic);
   out += R"(,"epoch":)";
   append_json_string(out, epoch);
-  out += R"(,"offset":)" + std::to_string(offset);
-  out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (i) out += ',';
-    out += messages[i];
-  }
-  out += "]}";
+  append_page(out, offset, recovered, messages);
   return out;
 }
 
@@ -374,13 +385,7 @@ std::string encode_user_poll(std::string_view user, std::string_view epoch, std:
   append_json_string(out, user);
   out += R"(,"epoch":)";
   append_json_string(out, epoch);
-  out += R"(,"offset":)" + std::to_string(offset);
-  out += recovered ? R"(,"recovered":true,"messages":[)" : R"(,"recovered":false,"messages":[)";
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (i) out += ',';
-    out += entries[i];
-  }
-  out += "]}";
+  append_page(out, offset, recovered, entries);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "config/options.hpp"
 #include "hub/catch_up.hpp"
 #include "net/hangup.hpp"
+#include "net/held_registration.hpp"
 #include "net/held_request.hpp"
 #include "net/shard_context.hpp"
 #include "proto/codec.hpp"
@@ -43,32 +44,6 @@ class poll_waiter final : public hub::subscriber, public held_request, public wa
   bool released = false;
 };
 
-// Keeps the waiter registered exactly while it lives, also when the
-// coroutine is destroyed mid-wait.
-class registration {
- public:
-  registration(shard_context& ctx, poll_waiter& w, std::string topic, std::string user, std::string event)
-      : ctx_(ctx), w_(w), topic_(std::move(topic)), user_(std::move(user)) {
-    if (!topic_.empty()) ctx_.state.registry.subscribe(&w_, topic_);
-    if (!user_.empty()) ctx_.state.registry.bind(&w_, user_, event);
-    ctx_.add_held(&w_);
-    ++ctx_.state.stats.polls_waiting;
-  }
-  ~registration() {
-    if (ctx_.stopped()) return;  // the node is being torn down (server::stop)
-    if (!topic_.empty()) ctx_.state.registry.unsubscribe(&w_, topic_);
-    if (!user_.empty()) ctx_.state.registry.unbind_user(&w_, user_);
-    ctx_.remove_held(&w_);
-    --ctx_.state.stats.polls_waiting;
-  }
-
- private:
-  shard_context& ctx_;
-  poll_waiter& w_;
-  std::string topic_;
-  std::string user_;
-};
-
 struct poll_params {
   std::optional<std::uint64_t> since;
   std::string epoch;
@@ -93,7 +68,7 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
                                           std::string topic, const poll_params& p) {
   auto waiter = std::make_shared<poll_waiter>(ctx.executor);
   auto& w = *waiter;
-  registration reg(ctx, w, topic, {}, {});
+  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {topic, {}, {}, std::nullopt});
   auto slice = co_await ctx.delivery.history(topic, p.since, ctx.opts.history_size, p.epoch);
   if (p.since && *p.since > slice.offset && slice.recovered) {
     co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",
@@ -119,7 +94,7 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
                                          std::string user, std::string event, const poll_params& p) {
   auto waiter = std::make_shared<poll_waiter>(ctx.executor);
   auto& w = *waiter;
-  registration reg(ctx, w, {}, user, event);
+  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {{}, user, event, std::nullopt});
   auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, p.epoch);
   // A position from another epoch, or ahead of ours (the node restarted),
   // answers at once: holding it would skip whatever is pushed meanwhile.

@@ -10,6 +10,7 @@
 #include "config/options.hpp"
 #include "hub/catch_up.hpp"
 #include "net/hangup.hpp"
+#include "net/held_registration.hpp"
 #include "net/held_request.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/shard_context.hpp"
@@ -49,32 +50,6 @@ class sse_subscriber final : public hub::subscriber, public held_request, public
 
  private:
   queue_limits limits_;
-};
-
-// Subscribed (and counted in presence) exactly while it lives.
-class registration {
- public:
-  registration(shard_context& ctx, sse_subscriber& s, std::string topic, std::string user, bool presence)
-      : ctx_(ctx), s_(s), topic_(std::move(topic)), user_(std::move(user)), presence_(presence) {
-    ctx_.state.registry.subscribe(&s_, topic_);
-    ctx_.add_held(&s_);
-    ++ctx_.state.stats.sse_streams;
-    if (presence_) ctx_.delivery.presence(topic_, user_, true);
-  }
-  ~registration() {
-    if (ctx_.stopped()) return;  // the node is being torn down (server::stop)
-    ctx_.state.registry.unsubscribe(&s_, topic_);
-    ctx_.remove_held(&s_);
-    --ctx_.state.stats.sse_streams;
-    if (presence_) ctx_.delivery.presence(topic_, user_, false);
-  }
-
- private:
-  shard_context& ctx_;
-  sse_subscriber& s_;
-  std::string topic_;
-  std::string user_;
-  bool presence_;
 };
 
 void append_event(std::string& out, const hub::message& m) {
@@ -150,7 +125,9 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   auto stream = std::make_shared<sse_subscriber>(ctx.executor,
                                                 queue_limits{ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes});
   auto& s = *stream;
-  registration reg(ctx, s, *topic, user, presence);
+  std::optional<std::string> presence_user;
+  if (presence) presence_user = user;
+  held_registration reg(ctx, s, s, ctx.state.stats.sse_streams, {*topic, {}, {}, presence_user});
   auto slice = co_await ctx.delivery.history(*topic, since, ctx.opts.history_size, q.get("epoch").value_or(""));
   if (since && *since > slice.offset && slice.recovered) {
     co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",

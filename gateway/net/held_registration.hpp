@@ -1,0 +1,45 @@
+#pragma once
+// held_registration: keeps a held request's subscriber registered exactly
+// while it lives — in the shard's registry (a topic, or a user and event),
+// in the shard's table of held requests (for drain), in a gauge, and in the
+// topic's presence when asked — also when its coroutine is destroyed
+// mid-wait. During server::stop it does nothing: the node is going away.
+//
+// Thread contract: shard-local.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace herald::hub {
+class subscriber;
+}
+
+namespace herald::net {
+
+class held_request;
+class shard_context;
+
+struct held_target {
+  std::string topic;                         // subscribe to this topic, or
+  std::string user;                          // bind to this user ...
+  std::string event;                         // ... and event
+  std::optional<std::string> presence_user;  // count in the topic's presence as this user
+};
+
+class held_registration {
+ public:
+  held_registration(shard_context& ctx, hub::subscriber& sub, held_request& held, std::uint64_t& gauge,
+                    held_target target);
+  ~held_registration();
+  held_registration(const held_registration&) = delete;
+  held_registration& operator=(const held_registration&) = delete;
+
+ private:
+  shard_context& ctx_;
+  hub::subscriber& sub_;
+  held_request& held_;
+  std::uint64_t& gauge_;
+  held_target target_;
+};
+
+}  // namespace herald::net
