@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_text_frame_over_the_size_limit_is_closed_with_1009) {
   // kernel's reset can overtake the close frame, so the client may see 1006.
   int code = c.await_close();
   BOOST_TEST((code == 1009 || code == 1006));
-  BOOST_TEST(metric(node.port(), "herald_connections_closed_total{reason=\"too_big\"}") == 1);
+  BOOST_TEST(metric_eventually(node.port(), "herald_connections_closed_total{reason=\"too_big\"}", 1) == 1);
   other.still_receives();
 }
 

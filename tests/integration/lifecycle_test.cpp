@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(a_silent_peer_is_closed_by_the_heartbeat_and_a_live_one_is_
   BOOST_TEST(live.recv() == "alive");
   int code = silent.await_close(3000ms);
   BOOST_TEST((code == 1001 || code == 1006));
-  BOOST_TEST(herald::test::metric(node.port(), "herald_connections_closed_total{reason=\"idle_timeout\"}") == 1);
+  BOOST_TEST(metric_eventually(node.port(), "herald_connections_closed_total{reason=\"idle_timeout\"}", 1) == 1);
   BOOST_TEST(herald::test::metric(node.port(), "herald_pings_sent_total") >= 2);
 }
 

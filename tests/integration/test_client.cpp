@@ -2,6 +2,7 @@
 
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
@@ -146,6 +147,17 @@ double metric(std::uint16_t port, std::string_view series) {
     }
   }
   throw std::runtime_error("metric not found: " + std::string(series));
+}
+
+double metric_eventually(std::uint16_t port, std::string_view series, double at_least,
+                         std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  double v = metric(port, series);
+  while (v < at_least && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v = metric(port, series);
+  }
+  return v;
 }
 
 ws_client::ws_client(std::uint16_t port) : ws_(ioc_) {

@@ -38,6 +38,11 @@ int raw_http_status(std::uint16_t port, std::string_view raw);
 // Reads a GET /metrics and returns the value of the first sample whose line
 // starts with `series` (e.g. "herald_slow_consumer_closes_total").
 double metric(std::uint16_t port, std::string_view series);
+// Polls `series` until it reaches `at_least` or `timeout` passes; returns
+// the last value read. For counters the server updates after the client
+// has already seen the effect (e.g. a close).
+double metric_eventually(std::uint16_t port, std::string_view series, double at_least,
+                         std::chrono::milliseconds timeout = 5000ms);
 
 struct sse_event {
   std::string id;
