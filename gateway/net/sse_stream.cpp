@@ -28,12 +28,16 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class sse_subscriber final : public hub::subscriber, public held_request, public waker {
  public:
-  sse_subscriber(executor_t ex, queue_limits limits) : waker(ex), limits_(limits) {}
+  sse_subscriber(executor_t ex, queue_limits limits, socket_t& socket, metrics::shard_stats& stats)
+      : waker(ex), socket_(socket), stats_(stats), limits_(limits) {}
   hub::send_status deliver(const hub::local_frame& f) override {
     if (slow || released) return hub::send_status::dropped_closed;
     if (!queue.push(f, limits_)) {
+      // Same rule as a WebSocket: the stream is cut, counted when decided.
       slow = true;
-      wake.cancel();
+      ++stats_.dropped_slow;
+      stats_.count_close(metrics::close_reason::slow_consumer);
+      stop();
       return hub::send_status::dropped_slow;
     }
     wake.cancel();
@@ -41,7 +45,7 @@ class sse_subscriber final : public hub::subscriber, public held_request, public
   }
   void release() override {
     released = true;
-    wake.cancel();
+    stop();
   }
 
   outbound_queue queue;
@@ -49,6 +53,15 @@ class sse_subscriber final : public hub::subscriber, public held_request, public
   bool released = false;
 
  private:
+  // Wakes the loop and aborts a write stuck on a peer that stopped reading.
+  void stop() {
+    wake.cancel();
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  socket_t& socket_;
+  metrics::shard_stats& stats_;
   queue_limits limits_;
 };
 
@@ -122,8 +135,8 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   bool presence = false;
   for (const auto& pattern : ctx.opts.presence) presence = presence || proto::glob_match(pattern, *topic);
 
-  auto stream = std::make_shared<sse_subscriber>(ctx.executor,
-                                                queue_limits{ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes});
+  auto stream = std::make_shared<sse_subscriber>(
+      ctx.executor, queue_limits{ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes}, socket, ctx.state.stats);
   auto& s = *stream;
   std::optional<std::string> presence_user;
   if (presence) presence_user = user;
@@ -146,7 +159,6 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   co_await stream_loop(ctx, s, socket, std::move(pending));
   boost::system::error_code ignored;
   socket.cancel(ignored);  // ends the hang-up watch
-  if (s.slow) ctx.state.stats.count_close(metrics::close_reason::slow_consumer);
   co_return std::nullopt;
 }
 

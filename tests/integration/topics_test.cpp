@@ -3,7 +3,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <future>
+#include <array>
 #include <regex>
+
+#include <boost/asio/write.hpp>
 #include <thread>
 
 #include "test_client.hpp"
@@ -252,6 +255,72 @@ BOOST_AUTO_TEST_CASE(drain_releases_held_long_polls) {
   auto got = held.get();
   BOOST_TEST(got.status == 200);
   BOOST_TEST(got.body.find(R"("messages":[])") != std::string::npos);
+}
+
+namespace {
+// A raw client that sends a request and never reads: it can vanish or stall.
+struct raw_client {
+  raw_client(std::uint16_t port, const std::string& target) : socket(ioc) {
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(socket, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket;
+};
+
+double held(std::uint16_t port, const char* kind) {
+  return metric(port, std::string("herald_held_requests{kind=\"") + kind + "\"}");
+}
+
+void wait_held(std::uint16_t port, const char* kind, double value) {
+  for (int i = 0; i < 500 && held(port, kind) != value; ++i) std::this_thread::sleep_for(10ms);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(held_long_polls_and_streams_end_when_their_client_hangs_up) {
+  test_node node;
+  {
+    raw_client poll(node.port(), "/poll?topic=gone&since=0&timeout=60");
+    raw_client stream(node.port(), "/sse?topic=gone");
+    wait_held(node.port(), "poll", 1);
+    wait_held(node.port(), "sse", 1);
+    BOOST_TEST(held(node.port(), "poll") == 1);
+    BOOST_TEST(held(node.port(), "sse") == 1);
+  }  // both clients close their sockets here
+  wait_held(node.port(), "poll", 0);
+  wait_held(node.port(), "sse", 0);
+  BOOST_TEST(held(node.port(), "poll") == 0);
+  BOOST_TEST(held(node.port(), "sse") == 0);
+  BOOST_TEST(number_of(publish(node.port(), "gone", "1"), "delivered") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_sse_stream_gets_heartbeats_and_a_stalled_one_is_cut_as_a_slow_consumer) {
+  auto opts = test_options();
+  opts.ping_interval = herald::config::seconds_d(0.2);
+  opts.max_queue_messages = 8;
+  test_node node(opts);
+  // Heartbeat: a quiet stream still sees ": ping" comments.
+  {
+    raw_client quiet(node.port(), "/sse?topic=hb");
+    std::this_thread::sleep_for(700ms);
+    std::array<char, 4096> buf;
+    boost::system::error_code ec;
+    auto n = quiet.socket.read_some(boost::asio::buffer(buf), ec);
+    BOOST_TEST(std::string(buf.data(), n).find(": ping") != std::string::npos);
+  }
+  raw_client stalled(node.port(), "/sse?topic=flood");
+  ws_client healthy(node.port());
+  healthy.subscribe("flood");
+  wait_held(node.port(), "sse", 1);
+  const std::string big = "\"" + std::string(60000, 'x') + "\"";
+  int published = 0;
+  while (metric(node.port(), "herald_connections_closed_total{reason=\"slow_consumer\"}") < 1) {
+    BOOST_REQUIRE(++published < 2000);
+    publish(node.port(), "flood", big);
+    healthy.recv();  // the healthy subscriber keeps up and gets every one
+  }
+  wait_held(node.port(), "sse", 0);
+  BOOST_TEST(held(node.port(), "sse") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
