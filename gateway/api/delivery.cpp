@@ -28,14 +28,16 @@ void add_counts(publish_result& total, const hub::fanout_result& r) {
 // Stamps `m` with the next offset of `key`'s log, encodes it with `encode`
 // and records it. Runs on the owner shard.
 template <class Encode>
-hub::shared_frame stamp(shard::shard_state& owner, const std::string& key, hub::message m, Encode encode) {
+shard::targeted<hub::shared_frame> stamp(shard::shard_state& owner, const std::string& key, hub::message m,
+                                         Encode encode) {
   auto& log = owner.topics.log(key);
   m.offset = log.next_offset();
   m.ts_ms = now_ms();
   m.text = encode(m, log.epoch());
   auto f = hub::make_frame(std::move(m));
   owner.topics.append(key, f, f->ts_ms);
-  return f;
+  // Only the shards that announced a subscriber of `key` get the frame.
+  return {std::move(f), owner.interest.of(key)};
 }
 
 }  // namespace
@@ -134,14 +136,36 @@ void delivery::presence(std::string topic, std::string user, bool arrived) {
     auto& book = states_[owner]->presence;
     const bool changed = arrived ? book.add(topic, user) : book.remove(topic, user);
     if (!changed) return;
+    const auto targets = states_[owner]->interest.of(topic);
     hub::message m;
     m.kind = hub::frame_kind::presence;
     m.topic = topic;
     m.text = proto::encode_presence(arrived, topic, user);
     auto f = hub::make_frame(std::move(m));
     for (std::size_t i = 0; i < states_.size(); ++i) {
+      if (!(targets & (std::uint64_t{1} << i))) continue;
       pool_.post_to(i, [this, i, f] { states_[i]->registry.publish_topic(f->topic, hub::localize(f)); });
     }
+  });
+}
+
+// The owner is computed before the call: argument evaluation order is
+// unspecified, and the lambda below moves `key` away.
+void delivery::interest(std::string key, std::size_t shard, bool add) {
+  const auto owner = owner_of(key);
+  pool_.post_to(owner, [this, owner, key = std::move(key), shard, add] {
+    auto& book = states_[owner]->interest;
+    add ? book.add(key, shard) : book.remove(key, shard);
+  });
+}
+
+void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_executor back,
+                        std::function<void()> done) {
+  const auto owner = owner_of(key);
+  pool_.post_to(owner, [this, owner, key = std::move(key), shard, back = std::move(back),
+                        done = std::move(done)]() mutable {
+    states_[owner]->interest.add(key, shard);
+    boost::asio::post(back, std::move(done));
   });
 }
 

@@ -20,6 +20,7 @@
 // settings; the work runs on the shards. Calls complete on the caller's
 // executor (or on the executor given to the callback forms).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,15 @@ class delivery {
   // Counts a subscriber arriving on (or leaving) `topic` at the owner; when
   // `user` thereby joins or leaves, the topic's subscribers are told.
   void presence(std::string topic, std::string user, bool arrived);
+
+  // Tells `key`'s owner that `shard` has gained its first (add) or lost its
+  // last subscriber of `key` (a topic, or user_key(user)). Publications go
+  // only to shards that announced the key, so a shard announces before it
+  // asks the owner for history, and a connection that registers without a
+  // history request waits for the acknowledgement (the second form, which
+  // adds and then runs `done` on `back`) before it reads on.
+  void interest(std::string key, std::size_t shard, bool add);
+  void interest(std::string key, std::size_t shard, boost::asio::any_io_executor back, std::function<void()> done);
   boost::asio::awaitable<presence_info> presence_of(std::string topic);
 
   const config::options& options() const { return opts_; }

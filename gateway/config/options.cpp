@@ -94,6 +94,10 @@ parse_outcome parse_options(int argc, char** argv) {
     return {std::nullopt, 2};
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (o.threads > 64) {
+    std::fprintf(stderr, "--threads: at most 64 shards\n");
+    return {std::nullopt, 2};
+  }
   return {o, 0};
 }
 

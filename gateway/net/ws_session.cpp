@@ -122,7 +122,7 @@ void ws_session::on_read(const boost::system::error_code& ec, std::size_t n) {
       message_.shrink_to_fit();  // idle connections keep no read buffer
     }
   }
-  read_next();
+  if (!read_paused_) read_next();  // else the owner's acknowledgement resumes it
 }
 
 void ws_session::on_message(std::string_view text, bool is_text) {
@@ -182,8 +182,9 @@ void ws_session::handle_register(proto::client_request& req) {
     return;
   }
   if (!under_subscription_limit(req.id)) return;
-  bind(*user, req.event);
-  if (!req.id.empty()) reply(proto::encode_reply("registered", {}, req.id));
+  bind(*user, req.event, [this, id = req.id] {
+    if (!id.empty()) reply(proto::encode_reply("registered", {}, id));
+  });
 }
 
 void ws_session::handle_auth(proto::client_request& req) {
@@ -197,14 +198,37 @@ void ws_session::handle_auth(proto::client_request& req) {
     return;
   }
   if (!under_subscription_limit(req.id)) return;
-  bind(*user, {});
-  reply(proto::encode_authed(*user, req.id));
+  bind(*user, {}, [this, user = *user, id = req.id] { reply(proto::encode_authed(user, id)); });
 }
 
-void ws_session::bind(const std::string& user, std::string_view event) {
-  if (!ctx_.state.registry.bind(this, user, event)) return;
-  ++bindings_;
-  if (std::find(users_.begin(), users_.end(), user) == users_.end()) users_.push_back(user);
+// Binds and then runs `then`. When this connection is the shard's first
+// for `user`, the user's owner shard must learn it before pushes can reach
+// it: reading pauses until the owner acknowledges, so anything the client
+// does next (even a ping) is answered only once pushes reach it.
+void ws_session::bind(const std::string& user, std::string_view event, std::function<void()> then) {
+  const bool known_here = std::find(users_.begin(), users_.end(), user) != users_.end();
+  if (ctx_.state.registry.bind(this, user, event)) ++bindings_;
+  if (known_here) {
+    then();
+    return;
+  }
+  users_.push_back(user);
+  if (ctx_.state.registry.connections_of(user) > 1) {
+    then();
+    return;
+  }
+  read_paused_ = true;
+  ctx_.delivery.interest(api::delivery::user_key(user), ctx_.state.index, ctx_.executor,
+                         [self = shared_from_this(), then = std::move(then)] {
+                           self->read_paused_ = false;
+                           if (!self->open_) return;
+                           then();
+                           self->read_next();
+                         });
+}
+
+void ws_session::announce(const std::string& key, bool present) {
+  ctx_.delivery.interest(key, ctx_.state.index, present);
 }
 
 bool ws_session::presence_on(const std::string& topic) const {
@@ -225,6 +249,9 @@ void ws_session::handle_subscribe(proto::client_request& req) {
   if (fresh) {
     registry.subscribe(this, req.topic);
     topics_.push_back(req.topic);
+    // Announced before the history request below: the owner handles both in
+    // order, so it knows this shard before it serves the snapshot.
+    if (registry.subscribers_of(req.topic) == 1) announce(req.topic, true);
     if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), true);
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
@@ -247,6 +274,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   if (since && *since > slice.offset && slice.recovered) {
     // A position this topic never reached: refuse the subscription.
     ctx_.state.registry.unsubscribe(this, topic);
+    if (ctx_.state.registry.subscribers_of(topic) == 0) announce(topic, false);
     std::erase(topics_, topic);
     if (presence_on(topic)) ctx_.delivery.presence(topic, users_.empty() ? "" : users_.front(), false);
     reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
@@ -275,6 +303,7 @@ void ws_session::handle_unsubscribe(proto::client_request& req) {
     return;
   }
   std::erase(topics_, req.topic);
+  if (ctx_.state.registry.subscribers_of(req.topic) == 0) announce(req.topic, false);
   if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), false);
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
@@ -439,9 +468,13 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   open_ = false;
   auto& st = ctx_.state;
   if (!closing_) st.stats.count_close(classify(ec));
-  for (const auto& u : users_) st.registry.unbind_user(this, u);
+  for (const auto& u : users_) {
+    st.registry.unbind_user(this, u);
+    if (st.registry.connections_of(u) == 0) announce(api::delivery::user_key(u), false);
+  }
   for (const auto& t : topics_) {
     st.registry.unsubscribe(this, t);
+    if (st.registry.subscribers_of(t) == 0) announce(t, false);
     if (presence_on(t)) ctx_.delivery.presence(t, users_.empty() ? "" : users_.front(), false);
   }
   recovering_.reset();

@@ -26,6 +26,7 @@
 // Thread contract: shard-local. Everything runs on the owning shard's thread;
 // other shards reach a session only by posting to its shard.
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -98,7 +99,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void handle_request(proto::client_request& req);
   void handle_register(proto::client_request& req);
   void handle_auth(proto::client_request& req);
-  void bind(const std::string& user, std::string_view event);
+  void bind(const std::string& user, std::string_view event, std::function<void()> then);
+  void announce(const std::string& key, bool present);
   void handle_subscribe(proto::client_request& req);
   void handle_unsubscribe(proto::client_request& req);
   void handle_publish(proto::client_request& req);
@@ -142,6 +144,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   bool closing_ = false;    // close() was called
   bool flush_ = false;      // write what is queued before the close frame
   bool close_sent_ = false;
+  bool read_paused_ = false;  // waiting for the owner to acknowledge a binding
   char chunk_[chunk_size];
 };
 

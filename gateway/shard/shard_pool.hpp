@@ -8,6 +8,7 @@
 // run()/stop()/join(), which the owner calls from one thread. post_to() and
 // map() are thread-safe.
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -73,9 +74,10 @@ class shard_pool {
   template <class R, class F, class Reduce>
   asio::awaitable<R> map_reduce(F f, R init, Reduce reduce);
 
-  // Runs `prepare()` on shard `owner`; then, posting from that shard,
-  // `each(i, prepared)` on every shard; completes on the caller's executor
-  // with `start(prepared)` folded by `reduce` over the shards' results.
+  // Runs `prepare()` on shard `owner`, which returns a targeted<P>; then,
+  // posting from that shard, `each(i, value)` on every shard in `shards`;
+  // completes on the caller's executor with `start(value)` folded by
+  // `reduce` over those shards' results.
   // Posts from one thread reach each io_context in order, so everything one
   // owner sequences (a topic's offsets) is seen in that order everywhere.
   template <class R, class Prepare, class Start, class Each, class Reduce>
@@ -88,6 +90,14 @@ class shard_pool {
  private:
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
+};
+
+// What a sequenced fan-out's prepare step returns: the value to fan out and
+// the shards to send it to (bit i: shard i).
+template <class P>
+struct targeted {
+  P value;
+  std::uint64_t shards;
 };
 
 template <class R, class F, class Reduce>
@@ -124,25 +134,37 @@ asio::awaitable<R> shard_pool::map_reduce(F f, R init, Reduce reduce) {
 namespace detail {
 
 // The shared state of one sequenced fan-out (see shard_pool::sequenced).
+// `results` has a slot per shard; only the targeted ones are filled.
 template <class R, class P, class Each, class Reduce, class Result, class Handler>
 struct sequenced_state {
-  sequenced_state(P p, R a, Each e, Reduce r, std::size_t n, Handler h)
-      : prepared(std::move(p)), acc(std::move(a)), each(std::move(e)), red(std::move(r)), results(n), left(n),
-        handler(std::move(h)) {}
+  sequenced_state(P p, R a, Each e, Reduce r, std::size_t n, std::uint64_t targets, Handler h)
+      : prepared(std::move(p)), acc(std::move(a)), each(std::move(e)), red(std::move(r)), results(n),
+        left(static_cast<std::size_t>(std::popcount(targets))), targets(targets), handler(std::move(h)) {}
   P prepared;
   R acc;
   Each each;
   Reduce red;
   std::vector<Result> results;
   std::atomic<std::size_t> left;
+  std::uint64_t targets;
   Handler handler;
+
+  // Folds the targeted results and resumes the caller on its executor; the
+  // posted completion keeps the state alive until it has run.
+  static void finish(std::shared_ptr<sequenced_state> st, std::size_t shards) {
+    for (std::size_t i = 0; i < shards; ++i) {
+      if (st->targets & (std::uint64_t{1} << i)) st->red(st->acc, std::move(st->results[i]));
+    }
+    auto ex = asio::get_associated_executor(st->handler);
+    asio::post(ex, [st]() mutable { std::move(st->handler)(std::move(st->acc)); });
+  }
 };
 
 }  // namespace detail
 
 template <class R, class Prepare, class Start, class Each, class Reduce>
 asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce) {
-  using prepared_t = std::invoke_result_t<Prepare&>;
+  using prepared_t = decltype(std::invoke_result_t<Prepare&>::value);
   using result_t = std::invoke_result_t<Each&, std::size_t, const prepared_t&>;
   auto initiate = [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
                    reduce = std::move(reduce)](auto handler) mutable {
@@ -152,17 +174,20 @@ asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Sta
     // posts to the others, so each shard still sees the owner's order.
     dispatch_to(owner, [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
                         reduce = std::move(reduce), handler = std::move(handler)]() mutable {
-      prepared_t prepared = prepare();
-      R init = start(prepared);
-      auto st = std::make_shared<state_t>(std::move(prepared), std::move(init), std::move(each), std::move(reduce),
-                                          size(), std::move(handler));
-      for (std::size_t i = 0; i < size(); ++i) {
-        auto run = [st, i] {
+      auto [value, targets] = prepare();
+      R init = start(value);
+      auto st = std::make_shared<state_t>(std::move(value), std::move(init), std::move(each), std::move(reduce),
+                                          size(), targets, std::move(handler));
+      if (targets == 0) {
+        state_t::finish(std::move(st), size());
+        return;
+      }
+      const std::size_t n = size();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!(targets & (std::uint64_t{1} << i))) continue;
+        auto run = [st, i, n] {
           st->results[i] = st->each(i, st->prepared);
-          if (st->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-          for (auto& r : st->results) st->red(st->acc, std::move(r));
-          auto ex = asio::get_associated_executor(st->handler);
-          asio::post(ex, [st]() mutable { std::move(st->handler)(std::move(st->acc)); });
+          if (st->left.fetch_sub(1, std::memory_order_acq_rel) == 1) state_t::finish(st, n);
         };
         if (i == owner) {
           run();
