@@ -1,0 +1,208 @@
+// ws_session, part two: what a client may ask over its connection
+// (wserver registration, auth, subscribe with recovery, unsubscribe,
+// publish, ping). The connection's life — handshake, read and write loops,
+// close — is in ws_session.cpp.
+#include <algorithm>
+
+#include <boost/asio/co_spawn.hpp>
+
+#include "api/delivery.hpp"
+#include "api/token_auth.hpp"
+#include "config/options.hpp"
+#include "net/shard_context.hpp"
+#include "net/unexpected.hpp"
+#include "net/ws_session.hpp"
+#include "proto/codec.hpp"
+#include "proto/names.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::net {
+
+void ws_session::handle_text(std::string_view text) {
+  auto parsed = ctx_.state.codec.parse_client(text);
+  if (!parsed) {
+    reply_error(parsed.error.code, std::move(parsed.error.reason), std::move(parsed.error.id));
+    return;
+  }
+  handle_request(*parsed.value);
+}
+
+void ws_session::handle_request(proto::client_request& req) {
+  switch (req.op) {
+    case proto::client_op::register_compat: handle_register(req); break;
+    case proto::client_op::auth: handle_auth(req); break;
+    case proto::client_op::subscribe: handle_subscribe(req); break;
+    case proto::client_op::unsubscribe: handle_unsubscribe(req); break;
+    case proto::client_op::ping: reply(proto::encode_reply("pong", {}, req.id)); break;
+    case proto::client_op::publish: handle_publish(req); break;
+  }
+}
+
+bool ws_session::under_subscription_limit(const std::string& id) {
+  if (bindings_ + topics_.size() < ctx_.opts.max_subscriptions) return true;
+  reply_error(proto::errc::too_many_subscriptions, "subscription limit reached", id);
+  return false;
+}
+
+// wserver compat: binds (userId(token), event). The seed sent no reply, and
+// compat clients may treat any frame as a message, so only a request that
+// carries an "id" (a native client's) is acknowledged.
+void ws_session::handle_register(proto::client_request& req) {
+  auto user = ctx_.auth.user_of(req.token);
+  if (!user) {
+    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+    return;
+  }
+  if (!proto::valid_name(*user)) {  // the same rule /push applies, so every registration is reachable
+    reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
+    return;
+  }
+  if (!under_subscription_limit(req.id)) return;
+  bind(*user, req.event, [this, id = req.id] {
+    if (!id.empty()) reply(proto::encode_reply("registered", {}, id));
+  });
+}
+
+void ws_session::handle_auth(proto::client_request& req) {
+  auto user = ctx_.auth.user_of(req.token);
+  if (!user) {
+    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+    return;
+  }
+  if (!proto::valid_name(*user)) {
+    reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
+    return;
+  }
+  if (!under_subscription_limit(req.id)) return;
+  bind(*user, {}, [this, user = *user, id = req.id] { reply(proto::encode_authed(user, id)); });
+}
+
+// Binds and then runs `then`. When this connection is the shard's first
+// for `user`, the user's owner shard must learn it before pushes can reach
+// it: reading pauses until the owner acknowledges, so anything the client
+// does next (even a ping) is answered only once pushes reach it.
+void ws_session::bind(const std::string& user, std::string_view event, std::function<void()> then) {
+  const bool known_here = std::find(users_.begin(), users_.end(), user) != users_.end();
+  if (ctx_.state.registry.bind(this, user, event)) ++bindings_;
+  if (known_here) {
+    then();
+    return;
+  }
+  users_.push_back(user);
+  if (ctx_.state.registry.connections_of(user) > 1) {
+    then();
+    return;
+  }
+  read_paused_ = true;
+  ctx_.delivery.interest(api::delivery::user_key(user), ctx_.state.index, ctx_.executor,
+                         [self = shared_from_this(), then = std::move(then)] {
+                           self->read_paused_ = false;
+                           if (!self->open_) return;
+                           then();
+                           self->read_next();
+                         });
+}
+
+void ws_session::announce(const std::string& key, bool present) {
+  ctx_.delivery.interest(key, ctx_.state.index, present);
+}
+
+bool ws_session::presence_on(const std::string& topic) const {
+  for (const auto& pattern : ctx_.opts.presence) {
+    if (proto::glob_match(pattern, topic)) return true;
+  }
+  return false;
+}
+
+// Registers for live frames first, then asks the topic's owner for history;
+// frames arriving in between are buffered and merged (hub::catch_up), so the
+// client gets the reply, then what it missed, then live frames: no gap, no
+// duplicate.
+void ws_session::handle_subscribe(proto::client_request& req) {
+  auto& registry = ctx_.state.registry;
+  const bool fresh = std::find(topics_.begin(), topics_.end(), req.topic) == topics_.end();
+  if (fresh && !under_subscription_limit(req.id)) return;
+  if (fresh) {
+    registry.subscribe(this, req.topic);
+    topics_.push_back(req.topic);
+    // Announced before the history request below: the owner handles both in
+    // order, so it knows this shard before it serves the snapshot.
+    if (registry.subscribers_of(req.topic) == 1) announce(req.topic, true);
+    if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), true);
+  }
+  if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
+  recovering_->emplace_back(req.topic, req.since);
+  ctx_.delivery.fetch_history(req.topic, req.since, req.epoch, ctx_.opts.history_size, ctx_.executor,
+                              [self = shared_from_this(), topic = req.topic, id = req.id, since = req.since](
+                                  hub::history_slice slice) { self->on_history(topic, id, since, std::move(slice)); });
+}
+
+void ws_session::on_history(const std::string& topic, const std::string& id, std::optional<std::uint64_t> since,
+                            hub::history_slice slice) {
+  if (!recovering_) return;
+  auto it = std::find_if(recovering_->begin(), recovering_->end(),
+                         [&](const hub::catch_up& c) { return c.topic() == topic; });
+  if (it == recovering_->end()) return;
+  auto frames = it->merge(slice);
+  recovering_->erase(it);
+  if (recovering_->empty()) recovering_.reset();
+  if (!open_) return;
+  if (since && *since > slice.offset && slice.recovered) {
+    // A position this topic never reached: refuse the subscription.
+    ctx_.state.registry.unsubscribe(this, topic);
+    if (ctx_.state.registry.subscribers_of(topic) == 0) announce(topic, false);
+    std::erase(topics_, topic);
+    if (presence_on(topic)) ctx_.delivery.presence(topic, users_.empty() ? "" : users_.front(), false);
+    reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
+    return;
+  }
+  std::optional<bool> recovered;
+  if (since) recovered = slice.recovered;
+  reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
+  for (auto& f : frames) enqueue(std::move(f));
+}
+
+bool ws_session::buffer_if_recovering(const hub::local_frame& f) {
+  if (!recovering_ || f->kind == hub::frame_kind::reply || f->kind == hub::frame_kind::user_message) return false;
+  for (auto& c : *recovering_) {
+    if (c.topic() == f->topic) {
+      c.buffer(f);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ws_session::handle_unsubscribe(proto::client_request& req) {
+  if (!ctx_.state.registry.unsubscribe(this, req.topic)) {
+    reply_error(proto::errc::not_subscribed, "not subscribed to this topic", req.id);
+    return;
+  }
+  std::erase(topics_, req.topic);
+  if (ctx_.state.registry.subscribers_of(req.topic) == 0) announce(req.topic, false);
+  if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), false);
+  reply(proto::encode_reply("unsubscribed", req.topic, req.id));
+}
+
+void ws_session::handle_publish(proto::client_request& req) {
+  bool allowed = false;
+  for (const auto& pattern : ctx_.opts.client_publish) allowed = allowed || proto::glob_match(pattern, req.topic);
+  if (!allowed) {
+    reply_error(proto::errc::forbidden, "clients may not publish to this topic", req.id);
+    return;
+  }
+  if (users_.empty()) {
+    reply_error(proto::errc::forbidden, "authenticate (op auth) before publishing", req.id);
+    return;
+  }
+  asio::co_spawn(ctx_.executor, publish_task(shared_from_this(), std::move(req.topic), std::move(req.data), req.id),
+                 log_unexpected{"ws_session publish"});
+}
+
+asio::awaitable<void> ws_session::publish_task(std::shared_ptr<ws_session> self, std::string topic, std::string data,
+                                               std::string id) {
+  auto r = co_await self->ctx_.delivery.publish(topic, std::move(data), self->users_.front());
+  self->reply(proto::encode_published(topic, r.offset, id));
+}
+
+}  // namespace herald::net
