@@ -6,7 +6,8 @@ Usage: report.py <results dir with *.json> <output .md> [--plot PNG]
 Every scenario ran several times; the table shows the median of each figure, every
 run's value, the target from the issue and a verdict. Failures of any run are listed,
 never hidden. The plot shows the latency percentile spectrum (HdrHistogram style) of
-the median unicast and fan-out runs. Standard library only.
+the median unicast, fan-out, long-poll and SSE runs. Runs are grouped by the file
+name run.sh gives them (<entry>-<run>.json). Standard library only.
 """
 import glob
 import json
@@ -36,6 +37,22 @@ FIGURES = [
     ("churn", "churn_reconnects_per_s", "churn reconnects/s", "1/s", None, None, None),
     ("churn", "connections_leaked", "connections left open after churn", "conns", 0, 0, "max"),
     ("churn", "unexpected_closes", "unexpected closes during churn", "conns", 0, 0, "max"),
+    ("longpoll_memory", "server_rss_bytes_per_waiting_poll", "server RSS per waiting long-poll", "KiB", None, None, None),
+    ("longpoll_memory", "server_cpu_us_per_connect", "server CPU per long-poll client start (2 polls)", "us", None, None, None),
+    ("longpoll_latency", "latency_p50_us", "long-poll push->delivery p50", "us", None, None, None),
+    ("longpoll_latency", "latency_p99_us", "long-poll push->delivery p99", "us", None, None, None),
+    ("longpoll_latency", "latency_p999_us", "long-poll push->delivery p99.9", "us", None, None, None),
+    ("longpoll_latency", "latency_max_us", "long-poll push->delivery max", "us", None, None, None),
+    ("longpoll_latency", "last_receiver_p99_us", "long-poll p99 to the last receiver", "us", None, None, None),
+    ("longpoll_latency", "server_cpu_us_per_delivery", "server CPU per long-poll delivery (answer + re-poll)", "us", None, None, None),
+    ("sse_memory", "server_rss_bytes_per_sse_stream", "server RSS per open SSE stream", "KiB", None, None, None),
+    ("sse_memory", "server_cpu_us_per_connect", "server CPU per SSE stream opened", "us", None, None, None),
+    ("sse_latency", "latency_p50_us", "SSE push->delivery p50", "us", None, None, None),
+    ("sse_latency", "latency_p99_us", "SSE push->delivery p99", "us", None, None, None),
+    ("sse_latency", "latency_p999_us", "SSE push->delivery p99.9", "us", None, None, None),
+    ("sse_latency", "latency_max_us", "SSE push->delivery max", "us", None, None, None),
+    ("sse_latency", "last_receiver_p99_us", "SSE p99 to the last receiver", "us", None, None, None),
+    ("sse_latency", "server_cpu_us_per_delivery", "server CPU per SSE delivery", "us", None, None, None),
 ]
 SCALE = {"KiB": 1 / 1024}
 
@@ -46,7 +63,9 @@ def load(results_dir):
         with open(path) as f:
             doc = json.load(f)
         doc["_file"] = os.path.basename(path)
-        runs.setdefault(doc["scenario"], []).append(doc)
+        # run.sh names files <suite entry>-<run>.json; one scenario may have several
+        # entries (longpoll_memory and longpoll_latency are both "longpoll").
+        runs.setdefault(doc["_file"][:-len(".json")].rsplit("-", 1)[0], []).append(doc)
     return runs
 
 
@@ -113,7 +132,8 @@ def median_run(docs, key):
 
 def plot(runs, png, work_dir):
     series = []
-    for scen, hist in (("unicast", "per_delivery"), ("fanout", "per_delivery"), ("fanout", "last_receiver")):
+    for scen, hist in (("unicast", "per_delivery"), ("fanout", "per_delivery"), ("fanout", "last_receiver"),
+                       ("longpoll_latency", "per_delivery"), ("sse_latency", "per_delivery")):
         d = median_run(runs.get(scen, []), "latency_p99_us")
         if not d or hist not in d.get("latency", {}):
             continue
@@ -148,6 +168,10 @@ def parameters(runs):
             "idle": ["connections", "duration_s", "workers", "client_threads"],
             "churn": ["api", "connections", "users", "rate_per_s", "churn_rate_per_s", "duration_s", "workers"],
             "wrk_push": ["wrk_threads", "wrk_connections", "duration_s", "herald_threads"],
+            "longpoll_memory": ["connections", "poll_timeout_s", "memory_only", "workers"],
+            "sse_memory": ["connections", "memory_only", "workers"],
+            "longpoll_latency": ["connections", "rate_per_s", "duration_s", "message_size", "poll_timeout_s", "workers"],
+            "sse_latency": ["connections", "rate_per_s", "duration_s", "message_size", "workers"],
         }.get(scen, ["api", "connections", "users", "rate_per_s", "duration_s", "message_size", "workers",
                      "client_threads", "push_connections"])
         desc = ", ".join(f"{k}={p[k]}" for k in keep if k in p)

@@ -17,7 +17,7 @@ repo=$(cd "$bench_dir/.." && pwd)
 : "${HERALD_BIN:=$BUILD_DIR/gateway/herald}"
 : "${BENCH_BIN:=$BUILD_DIR/bench/herald-bench}"
 : "${RUNS:=3}"
-: "${SCENARIOS:=idle fanout unicast wrk churn}"
+: "${SCENARIOS:=idle fanout unicast wrk churn longpoll_memory longpoll_latency sse_memory sse_latency}"
 : "${HERALD_THREADS:=2}"
 : "${HERALD_ARGS:=}"                 # extra server flags, e.g. "--ping-interval 10"
 : "${PORT:=}"
@@ -26,6 +26,9 @@ repo=$(cd "$bench_dir/.." && pwd)
 : "${UNICAST_N:=15000}" "${UNICAST_USERS:=15000}" "${UNICAST_RATE:=4000}" "${UNICAST_DURATION:=10}"
 : "${UNICAST_API:=compat}"
 : "${CHURN_N:=1000}" "${CHURN_RATE:=100}" "${CHURN_PUSH_RATE:=200}" "${CHURN_DURATION:=10}"
+: "${LONGPOLL_MEMORY_N:=10000}" "${LONGPOLL_N:=1000}" "${LONGPOLL_RATE:=2}" "${LONGPOLL_DURATION:=10}"
+: "${LONGPOLL_TIMEOUT:=30}"          # timeout= of each poll (the server allows 1..60 s)
+: "${SSE_MEMORY_N:=10000}" "${SSE_N:=1000}" "${SSE_RATE:=2}" "${SSE_DURATION:=10}"
 : "${MESSAGE_SIZE:=64}"
 : "${WRK_THREADS:=2}" "${WRK_CONNECTIONS:=64}" "${WRK_DURATION:=10}"
 : "${BENCH_ARGS:=}"                  # extra herald-bench flags for every scenario
@@ -79,10 +82,15 @@ scenario_args() {
     fanout) echo "--scenario fanout --api $FANOUT_API --connections $FANOUT_N --rate $FANOUT_RATE --duration $FANOUT_DURATION" ;;
     unicast) echo "--scenario unicast --api $UNICAST_API --connections $UNICAST_N --users $UNICAST_USERS --rate $UNICAST_RATE --duration $UNICAST_DURATION" ;;
     churn) echo "--scenario churn --connections $CHURN_N --churn-rate $CHURN_RATE --rate $CHURN_PUSH_RATE --duration $CHURN_DURATION" ;;
+    # Memory per held request at the large N (no publishes), latency at the small one.
+    longpoll_memory) echo "--scenario longpoll --memory-only --connections $LONGPOLL_MEMORY_N --poll-timeout $LONGPOLL_TIMEOUT" ;;
+    longpoll_latency) echo "--scenario longpoll --connections $LONGPOLL_N --rate $LONGPOLL_RATE --duration $LONGPOLL_DURATION --poll-timeout $LONGPOLL_TIMEOUT" ;;
+    sse_memory) echo "--scenario sse --memory-only --connections $SSE_MEMORY_N" ;;
+    sse_latency) echo "--scenario sse --connections $SSE_N --rate $SSE_RATE --duration $SSE_DURATION" ;;
   esac
 }
 
-run_bench() {  # scenario run
+run_bench() {  # scenario run  (report.py groups runs by the file name before "-<run>")
   local json="$out_dir/$1-$2.json"
   # shellcheck disable=SC2046,SC2086
   timeout 900 "$BENCH_BIN" $(scenario_args "$1") --message-size "$MESSAGE_SIZE" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the load harness: starts a herald on a free loopback port, runs every
-# scenario tiny (20 connections, 2 s) and fails unless each JSON report says "ok".
+# scenario tiny (20 connections or held requests, 2 s) and fails unless each JSON report
+# says "ok".
 # Usage: bench/smoke.sh <herald-bench binary> <herald binary>
 set -euo pipefail
 
@@ -39,10 +40,13 @@ declare -A extra=(
   [fanout_native]="--scenario fanout --api native --rate 20"
   [unicast_native]="--scenario unicast --api native --rate 100"
   [churn]="--scenario churn --rate 50 --churn-rate 20"
+  [longpoll]="--scenario longpoll --rate 10"
+  [longpoll_memory]="--scenario longpoll --memory-only"
+  [sse]="--scenario sse --rate 10"
 )
 passed=0
 failed=0
-for name in idle unicast fanout fanout_native unicast_native churn; do
+for name in idle unicast fanout fanout_native unicast_native churn longpoll longpoll_memory sse; do
   # shellcheck disable=SC2086
   if timeout 90 "$bench_bin" ${extra[$name]} "${common[@]}" --out "$work/$name.json" \
        >/dev/null 2>"$work/$name.err" &&

@@ -15,7 +15,7 @@ namespace {
 
 // Holds the connection for as long as it reads: a slot may be reassigned by churn
 // while the old connection is still winding down.
-asio::awaitable<void> keep_reading(std::shared_ptr<ws_connection> conn) {
+asio::awaitable<void> keep_reading(std::shared_ptr<client_connection> conn) {
   co_await conn->read_loop();
 }
 
@@ -74,7 +74,7 @@ void client_shard::note_settled() {
 asio::awaitable<void> client_shard::ramp_lane() {
   while (next_to_open_ < indices_.size()) {
     const std::size_t slot = next_to_open_++;
-    auto conn = std::make_shared<ws_connection>(ctx_, config_, indices_[slot], stats_);
+    auto conn = make_connection(ctx_, config_, indices_[slot], stats_);
     slots_[slot] = conn;
     const bool opened = co_await conn->open();
     if (opened) spawn(keep_reading(conn));
@@ -119,7 +119,7 @@ asio::awaitable<void> client_shard::churn_loop(double per_second) {
 }
 
 asio::awaitable<void> client_shard::reopen(std::size_t slot) {
-  auto conn = std::make_shared<ws_connection>(ctx_, config_, indices_[slot], stats_);
+  auto conn = make_connection(ctx_, config_, indices_[slot], stats_);
   slots_[slot] = conn;
   stats_.count_churn_open();
   const bool opened = co_await conn->open();

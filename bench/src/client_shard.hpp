@@ -17,7 +17,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "shard_stats.hpp"
-#include "ws_connection.hpp"
+#include "client_connection.hpp"
 
 namespace herald_bench {
 
@@ -50,7 +50,7 @@ class client_shard {
   std::thread thread_;
   const connection_config& config_;
   std::vector<std::uint64_t> indices_;
-  std::vector<std::shared_ptr<ws_connection>> slots_;
+  std::vector<std::shared_ptr<client_connection>> slots_;
   int ramp_lanes_;
   std::size_t next_to_open_ = 0;
   std::size_t settled_ = 0;

@@ -77,8 +77,9 @@ asio::awaitable<void> coordinator::flow() {
     const bool ramped = co_await ramp();
     if (ramped && options_.kind == scenario::idle) co_await idle_hold();
     if (ramped && options_.kind == scenario::churn) co_await churn_phase();
-    if (ramped && (options_.kind == scenario::unicast || options_.kind == scenario::fanout))
-      co_await push_phase();
+    const bool pushes = options_.kind == scenario::unicast || options_.kind == scenario::fanout ||
+                        (options_.held() && !options_.memory_only);
+    if (ramped && pushes) co_await push_phase();
   }
   co_await finish_workers();
   co_await settle();
@@ -174,8 +175,38 @@ asio::awaitable<bool> coordinator::ramp() {
     report_.failures.push_back(fmt("ramp did not finish within %.0f s", limit));
     report_.at_ramp.ramp_done_ns = monotonic_ns();
   }
+  if (ok && options_.held()) co_await wait_until_held();
   report_.after_ramp = co_await sample_server();
   co_return ok;
+}
+
+// A client knows its request was written, not that the server holds it: the memory
+// figure is read only once herald_held_requests counts every one.
+asio::awaitable<void> coordinator::wait_until_held() {
+  const auto start = monotonic_ns();
+  const auto deadline = start + static_cast<std::int64_t>(std::max(10.0, options_.open_timeout_s) * 1e9);
+  const double base = report_.baseline.held_requests.value_or(0);
+  const double wanted = base + static_cast<double>(report_.at_ramp.opened);
+  asio::steady_timer timer(ctx_);
+  auto next_print = start + 1'000'000'000;
+  for (;;) {
+    const auto s = co_await sample_server();
+    if (!s.held_requests) co_return;  // no metrics: reported as a warning
+    if (*s.held_requests >= wanted) {
+      report_.all_held = true;
+      break;
+    }
+    const auto now = monotonic_ns();
+    if (now > deadline) break;
+    if (now >= next_print) {
+      std::cerr << "[herald-bench] [hold] server holds " << *s.held_requests - base << " of "
+                << report_.at_ramp.opened << std::endl;
+      next_print += 1'000'000'000;
+    }
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  report_.hold_wait_s = static_cast<double>(monotonic_ns() - start) / 1e9;
 }
 
 asio::awaitable<void> coordinator::idle_hold() {
@@ -288,15 +319,17 @@ asio::awaitable<void> coordinator::finish_workers() {
   co_await wait_until(all_ended, 5, no_progress);
 }
 
-// Closing every client must bring the server back to the connection count it had
-// before the run; anything else is a leak (or a very slow close path).
+// Closing every client must bring the server back to the connection count (longpoll,
+// sse: held requests) it had before the run; anything else is a leak (or a very slow
+// close path).
 asio::awaitable<void> coordinator::settle() {
   const auto deadline = monotonic_ns() + static_cast<std::int64_t>(options_.settle_timeout_s * 1e9);
   asio::steady_timer timer(ctx_);
   for (;;) {
     report_.after_close = co_await sample_server();
-    const auto now_open = report_.after_close.connections_open;
-    const auto base = report_.baseline.connections_open;
+    const bool held = options_.held();
+    const auto now_open = held ? report_.after_close.held_requests : report_.after_close.connections_open;
+    const auto base = held ? report_.baseline.held_requests : report_.baseline.connections_open;
     if (!now_open || !base) break;
     if (*now_open == *base) {
       report_.settled = true;
@@ -328,6 +361,10 @@ asio::awaitable<server_sample> coordinator::sample_server() {
   if (!s.slow_consumer_closes)
     s.slow_consumer_closes = prometheus_sum(reply.body, "herald_connections_closed_total", "reason=\"slow_consumer\"");
   s.messages_dropped = prometheus_sum(reply.body, "herald_messages_dropped_total");
+  if (options_.held()) {
+    const auto kind = options_.kind == scenario::sse ? "kind=\"sse\"" : "kind=\"poll\"";
+    s.held_requests = prometheus_sum(reply.body, "herald_held_requests", kind);
+  }
   co_return s;
 }
 

@@ -3,9 +3,10 @@
 // chosen scenario, samples the server (/proc and /metrics) around the measured phase,
 // sends the pushes, merges the workers' results and writes the report.
 //
-// Phases: start workers -> baseline sample -> ramp -> scenario (idle hold, pushes, or
-// churn with pushes) -> finish workers -> wait for the server's open-connection count
-// to return to its baseline -> report. Every wait is bounded; a phase that fails is
+// Phases: start workers -> baseline sample -> ramp (longpoll/sse: until the server
+// holds every request) -> scenario (idle hold, pushes, or churn with pushes) -> finish
+// workers -> wait for the server's open-connection count (longpoll/sse: its held
+// requests) to return to its baseline -> report. Every wait is bounded; a phase that fails is
 // recorded as a failure and the run still ends with a report.
 //
 // Thread contract: everything runs on the coordinator's single io_context thread.
@@ -50,6 +51,7 @@ class coordinator {
   boost::asio::awaitable<void> read_worker(worker_state& w);
   void on_worker_line(worker_state& w, const std::string& line);
   boost::asio::awaitable<bool> ramp();
+  boost::asio::awaitable<void> wait_until_held();
   boost::asio::awaitable<void> idle_hold();
   boost::asio::awaitable<void> push_phase();
   boost::asio::awaitable<void> churn_phase();

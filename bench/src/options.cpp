@@ -14,13 +14,15 @@ namespace herald_bench {
 std::string usage_text() {
   return R"(herald-bench: load harness for Herald (and any server of its compat API)
 
-usage: herald-bench --scenario idle|unicast|fanout|churn [options]
+usage: herald-bench --scenario idle|unicast|fanout|churn|longpoll|sse [options]
 
-  --scenario S          idle | unicast | fanout | churn (required)
+  --scenario S          idle | unicast | fanout | churn | longpoll | sse (required)
   --api A               compat (POST /push, register frame) | native (/api/v1/...)  [compat]
-  --connections N       WebSocket connections in total                      [1000]
+                        (longpoll and sse always use native: GET /poll, GET /sse, publish)
+  --connections N       WebSocket connections (longpoll: waiting polls, sse: streams) [1000]
   --users U             unicast/churn: users the connections are spread over [N]
-  --rate P              pushes (publishes) per second       [unicast 1000, fanout 5, churn 100]
+  --rate P              pushes (publishes) per second
+                        [unicast 1000, fanout 5, churn 100, longpoll 2, sse 2]
   --duration D          measured seconds (idle: hold time)                   [10]
   --warmup W            seconds of pushes before measuring (not recorded)    [1]
   --message-size B      bytes of each pushed message                         [64]
@@ -38,6 +40,8 @@ usage: herald-bench --scenario idle|unicast|fanout|churn [options]
   --drain-timeout S     wait for in-flight deliveries after the last push   [5]
   --settle-timeout S    churn: wait for herald_connections_open to return   [10]
   --open-timeout S      connect + handshake + register deadline per conn    [10]
+  --poll-timeout S      longpoll: timeout= of every poll, 1..60 s            [30]
+  --memory-only         longpoll/sse: stop after the memory phase (no publishes)
   --no-register-ack     do not confirm registration with {"op":"ping"} (for servers
                         that only speak the compat register frame)
   --event E             compat event name                                   [bench]
@@ -61,6 +65,8 @@ double bench_options::effective_rate() const {
     case scenario::unicast: return 1000;
     case scenario::fanout: return 5;
     case scenario::churn: return 100;
+    case scenario::longpoll:
+    case scenario::sse: return 2;
     case scenario::idle: return 0;
   }
   return 0;
@@ -72,6 +78,8 @@ const char* bench_options::scenario_name() const {
     case scenario::unicast: return "unicast";
     case scenario::fanout: return "fanout";
     case scenario::churn: return "churn";
+    case scenario::longpoll: return "longpoll";
+    case scenario::sse: return "sse";
   }
   return "?";
 }
@@ -134,6 +142,8 @@ const std::map<std::string, setter>& setters() {
          else if (v == "unicast") o.kind = scenario::unicast;
          else if (v == "fanout") o.kind = scenario::fanout;
          else if (v == "churn") o.kind = scenario::churn;
+         else if (v == "longpoll") o.kind = scenario::longpoll;
+         else if (v == "sse") o.kind = scenario::sse;
          else throw std::invalid_argument("unknown scenario " + v);
        }},
       {"--api", [](bench_options& o, const std::string& v) {
@@ -166,6 +176,10 @@ const std::map<std::string, setter>& setters() {
       {"--drain-timeout", [](bench_options& o, const std::string& v) { o.drain_timeout_s = to_double(v); }},
       {"--settle-timeout", [](bench_options& o, const std::string& v) { o.settle_timeout_s = to_double(v); }},
       {"--open-timeout", [](bench_options& o, const std::string& v) { o.open_timeout_s = to_double(v); }},
+      {"--poll-timeout", [](bench_options& o, const std::string& v) {
+         o.poll_timeout_s = static_cast<int>(to_count(v));
+         if (o.poll_timeout_s < 1 || o.poll_timeout_s > 60) throw std::invalid_argument("1..60 seconds");
+       }},
       {"--event", [](bench_options& o, const std::string& v) { o.event = v; }},
       {"--out", [](bench_options& o, const std::string& v) { o.out_path = v; }},
       {"--label", [](bench_options& o, const std::string& v) { o.label = v; }},
@@ -175,12 +189,14 @@ const std::map<std::string, setter>& setters() {
 }
 
 std::string default_push_target(const bench_options& o) {
+  if (o.held()) return "/api/v1/publish";  // topic scenarios: native publish only
   if (o.api == api_kind::compat) return "/push";
   return o.kind == scenario::fanout ? "/api/v1/publish" : "/api/v1/push";
 }
 
 // Fills what depends on other options, and rejects combinations that cannot work.
 std::string finish(bench_options& o, bool push_url_given, bool metrics_given) {
+  if (o.held()) o.api = api_kind::native;  // topics and /api/v1/publish exist only there
   if (!push_url_given) o.push_url = with_path(o.target, "http", default_push_target(o));
   if (!metrics_given) o.metrics_url = with_path(o.target, "http", "/metrics");
   if (o.workers == 0)
@@ -193,6 +209,7 @@ std::string finish(bench_options& o, bool push_url_given, bool metrics_given) {
   if (o.connections / o.workers > 18000) return "more than 18000 connections per worker: raise --workers";
   if (o.client_threads < 1 || o.push_connections < 1 || o.ramp_concurrency < 1) return "counts must be >= 1";
   if (o.duration_s > 3600 || o.warmup_s > 600) return "runs are bounded: --duration <= 3600, --warmup <= 600";
+  if (o.memory_only && !o.held()) return "--memory-only is for the longpoll and sse scenarios";
   if (o.message_size < 40) o.message_size = 40;  // room for the stamp
   return {};
 }
@@ -208,6 +225,7 @@ options_result parse_options(int argc, char** argv) {
     const std::string name = argv[i];
     if (name == "--help" || name == "-h") return {std::nullopt, usage_text(), true};
     if (name == "--no-register-ack") { o.register_ack = false; continue; }
+    if (name == "--memory-only") { o.memory_only = true; continue; }
     auto it = setters().find(name);
     if (it == setters().end()) return {std::nullopt, "unknown option " + name, false};
     if (i + 1 >= argc) return {std::nullopt, name + " needs a value", false};
@@ -249,6 +267,8 @@ void bench_options::write_json(json_writer& out) const {
       .field("drain_timeout_s", drain_timeout_s)
       .field("settle_timeout_s", settle_timeout_s)
       .field("register_ack", register_ack)
+      .field("poll_timeout_s", poll_timeout_s)
+      .field("memory_only", memory_only)
       .field("event", event)
       .field("label", label);
   out.key("source_addresses").begin_array();

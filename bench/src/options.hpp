@@ -17,7 +17,10 @@ namespace herald_bench {
 
 class json_writer;
 
-enum class scenario { idle, unicast, fanout, churn };
+enum class scenario { idle, unicast, fanout, churn, longpoll, sse };
+
+// longpoll and sse hold plain HTTP requests instead of WebSockets (see held_connection.hpp).
+inline bool is_held_scenario(scenario s) { return s == scenario::longpoll || s == scenario::sse; }
 enum class api_kind { compat, native };
 
 // The part of the run one worker process owns: global connection indices
@@ -51,6 +54,8 @@ struct bench_options {
   double drain_timeout_s = 5;
   double settle_timeout_s = 10;
   double open_timeout_s = 10;
+  int poll_timeout_s = 30;         // longpoll: the timeout= each poll asks for (1..60)
+  bool memory_only = false;        // longpoll/sse: hold the requests, measure memory, no pushes
   bool register_ack = true;        // confirm registration with op:ping / op:subscribe
   std::string event = "bench";
   std::string out_path;
@@ -62,6 +67,7 @@ struct bench_options {
   double effective_rate() const;
   const char* scenario_name() const;
   const char* api_name() const;
+  bool held() const { return is_held_scenario(kind); }
   void write_json(json_writer& out) const;
 };
 

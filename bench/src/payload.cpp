@@ -15,6 +15,21 @@ std::string encode_payload(const stamp& s, std::size_t size) {
   return out;
 }
 
+std::string encode_json_stamp(const stamp& s, std::size_t size) {
+  std::string out = "{\"t\":" + std::to_string(s.intended_ns) + ",\"seq\":" + std::to_string(s.seq);
+  if (s.warmup) out += ",\"warmup\":true";
+  constexpr std::string_view pad_open = ",\"pad\":\"", pad_close = "\"}";
+  const auto bare = out.size() + pad_open.size() + pad_close.size();
+  if (bare < size) {
+    out += pad_open;
+    out.append(size - bare, 'x');
+    out += pad_close;
+  } else {
+    out += '}';
+  }
+  return out;
+}
+
 namespace {
 
 // Parses "<seq>:<ns>:" at the start of `rest`.

@@ -7,6 +7,10 @@
 // again inside whatever envelope the server wraps around it.
 // intended_ns is the *scheduled* send time on CLOCK_MONOTONIC (coordinated omission).
 //
+// The topic scenarios read by HTTP clients (longpoll, sse) publish a JSON object
+// instead, {"t":<intended_ns>,"seq":<seq>} plus "warmup":true for warm-up publishes and
+// a "pad" string up to the requested size; envelope.hpp reads it back.
+//
 // Thread contract: pure functions.
 #include <cstdint>
 #include <optional>
@@ -22,6 +26,9 @@ struct stamp {
 };
 
 std::string encode_payload(const stamp& s, std::size_t size);
+
+// The JSON object form (a JSON value, to be embedded as "data" unquoted).
+std::string encode_json_stamp(const stamp& s, std::size_t size);
 
 // Finds the first stamp anywhere in `frame`; nullopt when there is none.
 std::optional<stamp> decode_payload(std::string_view frame);

@@ -59,7 +59,7 @@ asio::awaitable<void> push_driver::lane(http_client& client, const push_window& 
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopped_) break;
     }
-    const auto payload = encode_payload({seq, intended, window.warmup}, options_.message_size);
+    const auto payload = push_payload(options_, seq, intended, window.warmup);
     const auto sent_at = monotonic_ns();
     out.send_lag.record(sent_at - intended);
     ++out.sent;

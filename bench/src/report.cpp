@@ -40,7 +40,13 @@ double seconds(std::int64_t from_ns, std::int64_t to_ns) {
 }
 
 bool is_push_scenario(const bench_options& o) {
-  return o.kind == scenario::unicast || o.kind == scenario::fanout;
+  return o.kind == scenario::unicast || o.kind == scenario::fanout || (o.held() && !o.memory_only);
+}
+
+// Figures of the held-request scenarios carry their own names, so a reader cannot take
+// a waiting poll for a WebSocket connection.
+const char* held_memory_figure(const bench_options& o) {
+  return o.kind == scenario::sse ? "server_rss_bytes_per_sse_stream" : "server_rss_bytes_per_waiting_poll";
 }
 
 void ramp_figures(run_report& r) {
@@ -56,6 +62,18 @@ void ramp_figures(run_report& r) {
   f["server_connections_open_after_ramp"] = r.after_ramp.connections_open;
   // Includes each worker process's fixed overhead (a few MiB), so an upper bound.
   f["client_rss_bytes_per_conn"] = per(static_cast<double>(r.at_ramp.rss_bytes), opened);
+}
+
+void held_figures(run_report& r, const bench_options& o) {
+  auto& f = r.figures;
+  const auto held = diff(r.after_ramp.held_requests, r.baseline.held_requests);
+  f["server_held_requests_after_ramp"] = held;
+  f["hold_wait_seconds"] = r.hold_wait_s;
+  // Divided by what the server holds (it equals the clients' count when all_held).
+  f[held_memory_figure(o)] = per(diff(r.after_ramp.rss_bytes, r.baseline.rss_bytes), held.value_or(0));
+  f["held_requests_leaked"] = diff(r.after_close.held_requests, r.baseline.held_requests);
+  f["duplicate_deliveries"] = static_cast<double>(r.clients.duplicates);
+  f["unrecovered_answers"] = static_cast<double>(r.clients.unrecovered);
 }
 
 void idle_figures(run_report& r) {
@@ -179,7 +197,9 @@ void check_deliveries(run_report& r, const bench_options& o) {
     r.warnings.push_back(std::to_string(received - r.expected_deliveries) + " more deliveries than expected (duplicates?)");
   }
   if (r.incomplete_messages > 0)
-    r.failures.push_back(std::to_string(r.incomplete_messages) + " fan-out messages missed some subscribers");
+    r.failures.push_back(std::to_string(r.incomplete_messages) + " messages did not reach every subscriber");
+  if (r.clients.duplicates > 0)
+    r.failures.push_back(std::to_string(r.clients.duplicates) + " messages reached a client that had already seen them");
   // Latency counts from the intended send time, so a late harness inflates it: say so.
   const auto lag_p99_us = r.pushes.send_lag.value_at_percentile(99) / 1e3;
   if (lag_p99_us > 500)
@@ -205,18 +225,45 @@ void check_server_state(run_report& r, const bench_options& o) {
   }
 }
 
+// longpoll/sse: the held-request gauge plays the part herald_connections_open plays for
+// WebSockets (it does not count HTTP connections).
+void check_held(run_report& r, const bench_options& o) {
+  if (o.server_pid <= 0) r.warnings.push_back("no --server-pid: server CPU and RSS figures unavailable");
+  else if (!r.baseline.cpu_us) r.warnings.push_back("cannot read /proc/" + std::to_string(o.server_pid));
+  const auto held = diff(r.after_ramp.held_requests, r.baseline.held_requests);
+  if (!held) {
+    r.warnings.push_back("herald_held_requests unavailable: memory per held request and leaks not checked");
+    return;
+  }
+  if (!r.all_held)
+    r.failures.push_back("after the ramp the server held " + std::to_string(static_cast<long long>(*held)) +
+                         " requests, the clients opened " + std::to_string(r.at_ramp.opened));
+  // Only a claim: Herald also says so when the message it could not find in history
+  // reached the waiting poll anyway. Whether anything was lost is what the counts say.
+  if (r.clients.unrecovered > 0)
+    r.warnings.push_back(std::to_string(r.clients.unrecovered) +
+                         " answers said \"recovered\":false (missing deliveries, if any, are listed as failures)");
+  const auto leaked = diff(r.after_close.held_requests, r.baseline.held_requests);
+  if (leaked && *leaked != 0)
+    r.failures.push_back("server still holds " + std::to_string(static_cast<long long>(*leaked)) +
+                         " requests more than its baseline after all clients closed (leak?)");
+}
+
 }  // namespace
 
 void evaluate(run_report& r, const bench_options& o) {
   ramp_figures(r);
+  const bool pushes = o.kind != scenario::idle && !o.memory_only;
   if (o.kind == scenario::idle) idle_figures(r);
-  else push_figures(r, o);
-  if (o.kind == scenario::fanout) fanout_figures(r, o);
+  if (pushes) push_figures(r, o);
+  if (o.kind == scenario::fanout || (o.held() && pushes)) fanout_figures(r, o);
   if (o.kind == scenario::churn) churn_figures(r, o);
+  if (o.held()) held_figures(r, o);
   common_figures(r);
   check_connections(r, o);
-  if (o.kind != scenario::idle) check_deliveries(r, o);
-  check_server_state(r, o);
+  if (pushes) check_deliveries(r, o);
+  if (o.held()) check_held(r, o);
+  else check_server_state(r, o);
 }
 
 namespace {
@@ -278,6 +325,7 @@ void write_counts(json_writer& w, const run_report& r) {
       .field("received", c.received).field("received_warmup", c.received_warmup)
       .field("unparsed_frames", c.unparsed).field("churn_opens", c.churn_opens)
       .field("churn_closes", c.churn_closes).field("internal_errors", c.internal_errors)
+      .field("duplicates", c.duplicates).field("unrecovered", c.unrecovered)
       .field("expected_deliveries", r.expected_deliveries)
       .field("pushes_planned", r.pushes.count).field("pushes_sent", r.pushes.sent)
       .field("pushes_ok", r.pushes.ok).field("pushes_failed", r.pushes.failed)
@@ -300,6 +348,7 @@ void write_sample(json_writer& w, const char* name, const server_sample& s) {
   opt("accepted_total", s.accepted_total);
   opt("slow_consumer_closes", s.slow_consumer_closes);
   opt("messages_dropped", s.messages_dropped);
+  opt("held_requests", s.held_requests);
   w.end_object();
 }
 
@@ -332,7 +381,7 @@ std::string render_report(const run_report& r, const bench_options& o) {
   w.end_object();
   w.key("latency").begin_object();
   write_latency(w, "per_delivery", r.clients.latency);
-  if (o.kind == scenario::fanout) write_latency(w, "last_receiver", r.last_receiver);
+  if (o.kind == scenario::fanout || o.held()) write_latency(w, "last_receiver", r.last_receiver);
   write_latency(w, "push_send_lag", r.pushes.send_lag);
   write_latency(w, "push_reply", r.pushes.reply_time);
   w.end_object();
@@ -360,9 +409,13 @@ std::string summary_text(const run_report& r, const bench_options& o) {
     << ": " << (r.failures.empty() ? "OK" : "FAILED") << "\n";
   s << "  ramp " << fig("ramp_conns_per_s") << " conns/s, server RSS/conn " << fig("server_rss_bytes_per_conn")
     << " B, server CPU/connect " << fig("server_cpu_us_per_connect") << " us\n";
+  if (o.held())
+    s << "  server held " << fig("server_held_requests_after_ramp") << ", RSS per held request "
+      << fig(held_memory_figure(o)) << " B, leaked " << fig("held_requests_leaked") << ", duplicates "
+      << fig("duplicate_deliveries") << "\n";
   if (o.kind == scenario::idle) {
     s << "  idle server CPU " << fig("server_cpu_us_per_conn_per_s") << " us/conn/s\n";
-  } else {
+  } else if (!o.memory_only) {
     s << "  pushes " << fig("pushes_per_s") << "/s, deliveries " << fig("deliveries_received") << "/"
       << fig("deliveries_expected") << " (" << fig("deliveries_per_s") << "/s)\n"
       << "  server CPU " << fig("server_cpu_us_per_delivery") << " us/delivery, "
@@ -370,7 +423,7 @@ std::string summary_text(const run_report& r, const bench_options& o) {
       << "  latency us p50 " << fig("latency_p50_us") << " p90 " << fig("latency_p90_us") << " p99 "
       << fig("latency_p99_us") << " p99.9 " << fig("latency_p999_us") << " max " << fig("latency_max_us") << "\n";
   }
-  if (o.kind == scenario::fanout)
+  if (o.kind == scenario::fanout || (o.held() && !o.memory_only))
     s << "  last receiver us p50 " << fig("last_receiver_p50_us") << " p99 " << fig("last_receiver_p99_us") << "\n";
   s << "  connections open: baseline " << fig("connections_open_baseline") << ", after close "
     << fig("connections_open_after_close") << "; client CPU " << fig("client_cpu_seconds") << " s\n";

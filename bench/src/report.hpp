@@ -29,6 +29,7 @@ struct server_sample {
   std::optional<double> accepted_total;
   std::optional<double> slow_consumer_closes;
   std::optional<double> messages_dropped;
+  std::optional<double> held_requests;  // longpoll/sse: herald_held_requests of that kind
 };
 
 struct push_summary {
@@ -45,7 +46,9 @@ struct run_report {
   worker_result clients;   // final merged worker results
   push_summary warmup, pushes;
   std::uint64_t expected_deliveries = 0;
-  bool settled = false;    // connections_open returned to the baseline
+  bool settled = false;    // connections_open (longpoll/sse: held requests) back at the baseline
+  bool all_held = false;   // longpoll/sse: the server held every request after the ramp
+  double hold_wait_s = 0;  // longpoll/sse: ramped by the clients -> held by the server
   double coordinator_cpu_s = 0, workers_cpu_s = 0;
   std::vector<int> worker_exit_codes;
   std::vector<std::string> failures, warnings;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "payload.hpp"
 
 namespace herald_bench {
 
@@ -29,7 +28,10 @@ void shard_stats::count_internal_error(std::string_view why) {
 }
 
 void shard_stats::on_frame(std::string_view frame, std::int64_t now_ns) {
-  const auto s = decode_payload(frame);
+  on_stamp(decode_payload(frame), now_ns);
+}
+
+void shard_stats::on_stamp(const std::optional<stamp>& s, std::int64_t now_ns) {
   if (!s) {
     bump(unparsed_);
     return;
@@ -62,6 +64,8 @@ void shard_stats::add_progress_to(worker_result& r) const {
   r.churn_opens += churn_opens_.load(relaxed);
   r.churn_closes += churn_closes_.load(relaxed);
   r.internal_errors += internal_errors_.load(relaxed);
+  r.duplicates += duplicates_.load(relaxed);
+  r.unrecovered += unrecovered_.load(relaxed);
 }
 
 void shard_stats::add_detail_to(worker_result& r) const {

@@ -7,11 +7,13 @@
 // arrays and first error are read only after the shard's thread has been joined.
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "histogram.hpp"
+#include "payload.hpp"
 #include "worker_result.hpp"
 
 namespace herald_bench {
@@ -30,6 +32,13 @@ class shard_stats {
 
   // Records a frame received at now_ns: stamped messages feed the latency figures.
   void on_frame(std::string_view frame, std::int64_t now_ns);
+  // The same for a message whose stamp was already read (longpoll, sse); nullopt:
+  // a message without a stamp.
+  void on_stamp(const std::optional<stamp>& s, std::int64_t now_ns);
+  // longpoll/sse: a message at or below the offset the client had already seen.
+  void count_duplicate() { bump(duplicates_); }
+  // longpoll/sse: the server could not continue from the client's position.
+  void count_unrecovered() { bump(unrecovered_); }
 
   std::uint64_t settled_opens() const;  // opened + failed, for ramp completion
   void add_progress_to(worker_result& r) const;
@@ -43,7 +52,7 @@ class shard_stats {
 
   counter opened_{0}, open_failed_{0}, unexpected_closes_{0}, received_{0};
   counter received_warmup_{0}, unparsed_{0}, churn_opens_{0}, churn_closes_{0};
-  counter internal_errors_{0};
+  counter internal_errors_{0}, duplicates_{0}, unrecovered_{0};
   histogram latency_;
   std::vector<std::int64_t> seq_max_ns_;
   std::vector<std::uint32_t> seq_count_;

@@ -41,7 +41,9 @@ void worker::build_shards() {
   std::vector<std::vector<std::uint64_t>> indices(count);
   for (std::uint64_t i = 0; i < slice_.count; ++i) indices[i % count].push_back(slice_.begin + i);
   const int lanes = (options_.ramp_concurrency + options_.client_threads - 1) / options_.client_threads;
-  const std::size_t tracked = options_.kind == scenario::fanout ? measured_push_count(options_) : 0;
+  // Per-message arrays (who got message i, and how late the last one) for one-to-many.
+  const bool one_to_many = options_.kind == scenario::fanout || (options_.held() && !options_.memory_only);
+  const std::size_t tracked = one_to_many ? measured_push_count(options_) : 0;
   for (auto& slice_indices : indices) {
     shards_.push_back(std::make_unique<client_shard>(
         config_, std::move(slice_indices), lanes, tracked,

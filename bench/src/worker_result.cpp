@@ -17,6 +17,8 @@ void worker_result::merge(const worker_result& o) {
   churn_opens += o.churn_opens;
   churn_closes += o.churn_closes;
   internal_errors += o.internal_errors;
+  duplicates += o.duplicates;
+  unrecovered += o.unrecovered;
   ramp_done_ns = std::max(ramp_done_ns, o.ramp_done_ns);
   cpu_us += o.cpu_us;
   rss_bytes += o.rss_bytes;
@@ -63,6 +65,8 @@ std::string to_json(const worker_result& r, bool with_detail) {
       .field("churn_opens", r.churn_opens)
       .field("churn_closes", r.churn_closes)
       .field("internal_errors", r.internal_errors)
+      .field("duplicates", r.duplicates)
+      .field("unrecovered", r.unrecovered)
       .field("ramp_done_ns", r.ramp_done_ns)
       .field("cpu_us", r.cpu_us)
       .field("rss_bytes", r.rss_bytes)
@@ -132,6 +136,8 @@ std::optional<worker_result> parse_worker_result(std::string_view json, std::str
   r.churn_opens = get_u64(obj, "churn_opens");
   r.churn_closes = get_u64(obj, "churn_closes");
   r.internal_errors = get_u64(obj, "internal_errors");
+  r.duplicates = get_u64(obj, "duplicates");
+  r.unrecovered = get_u64(obj, "unrecovered");
   r.ramp_done_ns = get_i64(obj, "ramp_done_ns");
   r.cpu_us = get_u64(obj, "cpu_us");
   r.rss_bytes = get_u64(obj, "rss_bytes");

@@ -28,6 +28,8 @@ struct worker_result {
   std::uint64_t churn_opens = 0;
   std::uint64_t churn_closes = 0;
   std::uint64_t internal_errors = 0;   // exceptions in harness coroutines
+  std::uint64_t duplicates = 0;        // longpoll/sse: messages a client had already seen
+  std::uint64_t unrecovered = 0;       // longpoll/sse: answers saying our position was lost
   std::int64_t ramp_done_ns = 0;       // CLOCK_MONOTONIC when the last ramp open finished
   std::uint64_t cpu_us = 0;            // the worker's own user+sys CPU
   std::uint64_t rss_bytes = 0;         // the worker's own VmRSS when its ramp finished

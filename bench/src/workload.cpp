@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "json_writer.hpp"
+#include "payload.hpp"
 
 namespace herald_bench {
 
@@ -26,7 +27,7 @@ std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections,
 }
 
 std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count) {
-  if (o.kind == scenario::fanout) return count * o.connections;
+  if (o.kind == scenario::fanout || o.held()) return count * o.connections;
   const auto users = o.effective_users();
   // Whole rounds over all users deliver to every connection once per round.
   std::uint64_t total = (count / users) * o.connections;
@@ -54,7 +55,28 @@ std::string_view register_ack_marker(const bench_options& o) {
   return o.register_ack ? std::string_view{"\"pong\""} : std::string_view{};
 }
 
+std::string_view held_topic(const bench_options& o) {
+  return o.kind == scenario::sse ? "sse" : "lp";
+}
+
+std::string poll_target(const bench_options& o, std::optional<std::uint64_t> since) {
+  std::string target = "/poll?topic=" + std::string{held_topic(o)};
+  if (since) target += "&since=" + std::to_string(*since);
+  return target + "&timeout=" + std::to_string(o.poll_timeout_s);
+}
+
+std::string sse_target(const bench_options& o) {
+  return "/sse?topic=" + std::string{held_topic(o)};
+}
+
+std::string push_payload(const bench_options& o, std::uint64_t seq, std::int64_t intended_ns, bool warmup) {
+  const stamp s{seq, intended_ns, warmup};
+  return o.held() ? encode_json_stamp(s, o.message_size) : encode_payload(s, o.message_size);
+}
+
 std::string push_body(const bench_options& o, std::uint64_t seq, std::string_view payload) {
+  // The JSON stamp is a value of its own, so it goes in unquoted.
+  if (o.held()) return R"({"topic":")" + std::string{held_topic(o)} + R"(","data":)" + std::string{payload} + "}";
   const bool fan = o.kind == scenario::fanout;
   const std::string user = fan ? std::string{fanout_name}
                                : user_name(user_of_push(seq, o.effective_users()));

@@ -4,7 +4,8 @@
 //
 // Connection i (a global index over all workers) belongs to user "u<i % users>";
 // push number s goes to user "u<s % users>". In fanout every connection belongs to
-// user "fan" (compat) or subscribes to topic "fan" (native). Because the mapping is
+// user "fan" (compat) or subscribes to topic "fan" (native); in longpoll and sse every
+// client waits on topic "lp" or "sse", where every publish goes. Because the mapping is
 // arithmetic, the coordinator knows how many deliveries each push must produce.
 //
 // Thread contract: pure functions.
@@ -19,6 +20,17 @@
 namespace herald_bench {
 
 inline constexpr std::string_view fanout_name = "fan";
+
+// longpoll and sse: every client waits on one topic, every publish goes to it.
+std::string_view held_topic(const bench_options& o);
+
+// Request target of a long-poll (without `since`: the first one, which answers at once
+// with the topic's offset) or of an SSE stream.
+std::string poll_target(const bench_options& o, std::optional<std::uint64_t> since);
+std::string sse_target(const bench_options& o);
+
+// What push number `seq` carries: the text stamp, or its JSON form for longpoll/sse.
+std::string push_payload(const bench_options& o, std::uint64_t seq, std::int64_t intended_ns, bool warmup);
 
 std::string user_name(std::uint64_t user_index);
 std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users);

@@ -1,7 +1,5 @@
 #include "ws_connection.hpp"
 
-#include <netinet/in.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -62,20 +60,9 @@ asio::awaitable<bool> ws_connection::open() {
 }
 
 asio::awaitable<bool> ws_connection::open_steps(std::string& failed_step) {
-  auto& sock = beast::get_lowest_layer(ws_);
+  auto connect_error = co_await connect_from_source(beast::get_lowest_layer(ws_), config_);
+  if (!connect_error.empty()) { failed_step = std::move(connect_error); co_return false; }
   boost::system::error_code ec;
-  sock.open(config_.server.protocol(), ec);
-  if (!ec && config_.source) {
-    // Let connect() pick the port per destination: without this, bind() reserves a
-    // port per source address alone and caps us far below the 4-tuple limit.
-    const int on = 1;
-    ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
-    sock.bind(tcp::endpoint(*config_.source, 0), ec);
-  }
-  if (ec) { failed_step = "socket/bind: " + ec.message(); co_return false; }
-  std::tie(ec) = co_await sock.async_connect(config_.server, tuple_awaitable);
-  if (ec) { failed_step = "connect: " + ec.message(); co_return false; }
-  sock.set_option(tcp::no_delay(true), ec);
   std::tie(ec) = co_await ws_.async_handshake(config_.host_header, config_.path, tuple_awaitable);
   if (ec) { failed_step = "upgrade: " + ec.message(); co_return false; }
   ws_.text(true);

@@ -7,8 +7,7 @@
 // to the largest message seen. Pings from the server are answered by Beast while
 // read_loop() has a read pending.
 //
-// Failures are counted in the shard's stats, never thrown: open() returns false,
-// read_loop() returns when the connection ends; a deliberate close() is not an error.
+// Failures are counted in the shard's stats, never thrown (see client_connection.hpp).
 //
 // Thread contract: shard-local. Every member function runs on the owning shard's
 // io_context thread.
@@ -25,38 +24,26 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include "options.hpp"
+#include "client_connection.hpp"
 
 namespace herald_bench {
 
 class shard_stats;
 
-// Everything a connection needs that is the same for all connections of a shard.
-struct connection_config {
-  boost::asio::ip::tcp::endpoint server;
-  std::optional<boost::asio::ip::address> source;  // bind before connect when set
-  std::string host_header;
-  std::string path;
-  std::chrono::milliseconds open_timeout{10000};
-  const bench_options* options = nullptr;
-};
-
-enum class close_style { websocket_close, tcp_fin, tcp_reset };
-
-class ws_connection : public std::enable_shared_from_this<ws_connection> {
+class ws_connection final : public client_connection, public std::enable_shared_from_this<ws_connection> {
  public:
   ws_connection(boost::asio::io_context& ctx, const connection_config& config,
                 std::uint64_t index, shard_stats& stats);
 
   // Connects, upgrades, sends the register frames and waits for the acknowledgement
   // (when the scenario asks for one). False when any step failed or timed out.
-  boost::asio::awaitable<bool> open();
+  boost::asio::awaitable<bool> open() override;
 
   // Reads until the connection ends, handing every frame to the shard's stats.
-  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> read_loop() override;
 
   // Ends the connection on purpose, in one of three ways the server must survive.
-  void close(close_style style);
+  void close(close_style style) override;
 
   std::uint64_t index() const { return index_; }
   bool is_open() const { return open_ && !closing_; }

@@ -1,5 +1,6 @@
 // Unit tests for the pure parts of herald-bench: histogram, payload stamps, URLs,
-// Prometheus parsing, options and the JSON writer.
+// Prometheus parsing, options, the JSON writer and the HTTP/SSE/JSON readers of the
+// longpoll and sse clients.
 #define BOOST_TEST_MODULE herald_bench_unit_tests
 #include <boost/test/included/unit_test.hpp>
 
@@ -8,11 +9,14 @@
 #include <random>
 #include <unistd.h>
 
+#include "envelope.hpp"
 #include "histogram.hpp"
+#include "http_response_reader.hpp"
 #include "json_writer.hpp"
 #include "options.hpp"
 #include "payload.hpp"
 #include "server_probe.hpp"
+#include "sse_reader.hpp"
 #include "url.hpp"
 #include "worker_result.hpp"
 #include "workload.hpp"
@@ -201,4 +205,115 @@ BOOST_AUTO_TEST_CASE(a_worker_result_survives_the_trip_through_json) {
   BOOST_TEST(total.opened == 20u);
   BOOST_TEST(total.seq_count[0] == 10u);
   BOOST_TEST(total.seq_max_ns[1] == -1);
+}
+
+namespace {
+bench_options held_options(const char* kind, const char* connections) {
+  const char* argv[] = {"herald-bench", "--scenario", kind, "--connections", connections,
+                        "--target", "ws://127.0.0.1:9000/ws", "--message-size", "64"};
+  auto r = parse_options(9, const_cast<char**>(argv));
+  BOOST_REQUIRE_MESSAGE(r.value.has_value(), r.message);
+  return *r.value;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(longpoll_publishes_a_json_stamp_to_topic_lp_and_expects_it_at_every_client) {
+  const auto o = held_options("longpoll", "30");
+  BOOST_TEST(o.push_url.to_string() == "http://127.0.0.1:9000/api/v1/publish");
+  BOOST_TEST(std::string{o.api_name()} == "native");
+  BOOST_TEST(o.effective_rate() == 2.0);
+  BOOST_TEST(poll_target(o, std::nullopt) == "/poll?topic=lp&timeout=30");
+  BOOST_TEST(poll_target(o, 17) == "/poll?topic=lp&since=17&timeout=30");
+  BOOST_TEST(expected_deliveries(o, 4) == 120u);
+  const auto payload = push_payload(o, 3, 12345, false);
+  BOOST_TEST(payload.size() == 64u);
+  BOOST_TEST(push_body(o, 3, payload) == R"({"topic":"lp","data":)" + payload + "}");
+  BOOST_TEST(sse_target(held_options("sse", "5")) == "/sse?topic=sse");
+}
+
+BOOST_AUTO_TEST_CASE(memory_only_is_refused_outside_the_held_scenarios) {
+  const char* a[] = {"herald-bench", "--scenario", "fanout", "--memory-only"};
+  BOOST_TEST(!parse_options(4, const_cast<char**>(a)).value.has_value());
+  const char* b[] = {"herald-bench", "--scenario", "longpoll", "--poll-timeout", "61"};
+  BOOST_TEST(!parse_options(5, const_cast<char**>(b)).value.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_poll_answer_yields_its_offset_and_each_message_stamp) {
+  const auto data = encode_json_stamp({4, 987654321, false}, 10);
+  const auto warm = encode_json_stamp({1, 5, true}, 80);
+  const std::string body = R"({"topic":"lp","epoch":"e1","offset":9,"recovered":true,"messages":[)"
+                           R"({"op":"message","topic":"lp","offset":8,"epoch":"e1","ts":1,"data":)" + data + "},"
+                           R"({"op":"message","topic":"lp","offset":9,"epoch":"e1","ts":2,"data":)" + warm + "}]}";
+  std::string error;
+  const auto a = parse_poll_answer(body, error);
+  BOOST_REQUIRE_MESSAGE(a.has_value(), error);
+  BOOST_TEST(a->offset == 9u);
+  BOOST_TEST(a->recovered);
+  BOOST_REQUIRE(a->messages.size() == 2u);
+  BOOST_TEST(a->messages[0].offset == 8u);
+  BOOST_TEST(a->messages[0].stamped->seq == 4u);
+  BOOST_TEST(a->messages[0].stamped->intended_ns == 987654321);
+  BOOST_TEST(!a->messages[0].stamped->warmup);
+  BOOST_TEST(a->messages[1].stamped->warmup);
+}
+
+BOOST_AUTO_TEST_CASE(an_envelope_with_foreign_data_has_no_stamp_and_garbage_is_an_error) {
+  std::string error;
+  const auto e = parse_envelope(R"({"op":"message","offset":3,"data":"hello"})", error);
+  BOOST_REQUIRE(e.has_value());
+  BOOST_TEST(e->op == "message");
+  BOOST_TEST(!e->stamped.has_value());
+  BOOST_TEST(parse_envelope(R"({"op":"subscribed","topic":"sse","offset":0})", error)->offset == 0u);
+  BOOST_TEST(!parse_envelope("not json", error).has_value());
+  BOOST_TEST(!parse_poll_answer(R"({"offset":1})", error).has_value());
+  BOOST_TEST(!parse_poll_answer(R"({"offset":1,"messages":[],"recovered":false})", error)->recovered);
+}
+
+BOOST_AUTO_TEST_CASE(a_response_in_one_chunk_is_read_in_place_and_a_split_one_is_reassembled) {
+  const std::string whole = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 7\r\n\r\n{\"a\":1}";
+  http_response_reader r;
+  BOOST_TEST((r.feed(whole) == http_response_reader::state::complete));
+  BOOST_TEST(r.status() == 200u);
+  BOOST_TEST(r.body() == "{\"a\":1}");
+  BOOST_TEST(r.body().data() == whole.data() + whole.size() - 7);  // no copy
+  r.reset();
+  for (std::size_t cut : {5ul, 40ul, whole.size() - 1}) {
+    BOOST_TEST((r.feed(std::string_view{whole}.substr(0, cut)) == http_response_reader::state::incomplete));
+    BOOST_TEST((r.feed(std::string_view{whole}.substr(cut)) == http_response_reader::state::complete));
+    BOOST_TEST(r.body() == "{\"a\":1}");
+    r.reset();
+  }
+}
+
+BOOST_AUTO_TEST_CASE(chunked_pipelined_or_malformed_responses_are_refused) {
+  http_response_reader r;
+  BOOST_TEST((r.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") == http_response_reader::state::bad));
+  r.reset();
+  BOOST_TEST((r.feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxy") == http_response_reader::state::bad));
+  r.reset();
+  BOOST_TEST((r.feed("SMTP 200\r\n\r\n") == http_response_reader::state::bad));
+  const char* error = nullptr;
+  BOOST_TEST(parse_response_head("HTTP/1.1 503 Busy\r\n\r\n", error)->status == 503u);
+  BOOST_TEST(!parse_response_head("HTTP/1.1 200 OK\r\nContent-Le", error).has_value());
+  BOOST_TEST(error == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(sse_events_are_found_across_any_chunking_and_pings_are_counted) {
+  const std::string stream = "data: {\"op\":\"subscribed\"}\n\n: ping\n\nid: 7\r\ndata: a\ndata: b\n\nevent: x\ndata: c\n\n";
+  for (std::size_t step : {1ul, 3ul, 7ul, stream.size()}) {
+    sse_reader reader;
+    std::vector<std::pair<std::optional<std::uint64_t>, std::string>> events;
+    for (std::size_t at = 0; at < stream.size(); at += step)
+      reader.feed(std::string_view{stream}.substr(at, step),
+                  [&](const std::optional<std::uint64_t>& id, std::string_view data) {
+                    events.emplace_back(id, std::string{data});
+                  });
+    BOOST_REQUIRE(events.size() == 3u);
+    BOOST_TEST(!events[0].first.has_value());
+    BOOST_TEST(events[0].second == "{\"op\":\"subscribed\"}");
+    BOOST_TEST(*events[1].first == 7u);
+    BOOST_TEST(events[1].second == "a\nb");
+    BOOST_TEST(events[2].second == "c");
+    BOOST_TEST(reader.comments() == 1u);
+  }
 }

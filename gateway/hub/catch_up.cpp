@@ -24,4 +24,12 @@ std::vector<local_frame> catch_up::merge(const history_slice& slice) const {
   return out;
 }
 
+bool catch_up::recovered(const history_slice& slice, const std::vector<local_frame>& merged) const {
+  if (slice.recovered || slice.epoch_changed || !since_) return slice.recovered;
+  for (const auto& f : merged) {
+    if (f->offset != 0) return f->offset == *since_ + 1;  // the first message follows on
+  }
+  return false;
+}
+
 }  // namespace herald::hub

@@ -31,6 +31,11 @@ class catch_up {
   // The frames to deliver, in order, once `slice` has arrived.
   std::vector<local_frame> merge(const history_slice& slice) const;
 
+  // Whether `merged` (what merge() returned) holds everything after
+  // `since`: the snapshot alone may have lost the gap while the live frames
+  // buffered meanwhile cover it. Never true across an epoch change.
+  bool recovered(const history_slice& slice, const std::vector<local_frame>& merged) const;
+
  private:
   std::string topic_;
   std::optional<std::uint64_t> since_;

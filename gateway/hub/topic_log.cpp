@@ -54,6 +54,7 @@ history_slice topic_log::since(std::uint64_t since, std::size_t limit, const std
   out.offset = last_offset();
   if (!epoch.empty() && epoch != epoch_) {
     out.recovered = false;
+    out.epoch_changed = true;
     since = 0;  // offsets of another epoch mean nothing here: offer what we have
   }
   // The oldest offset still available (expired entries count as gone).

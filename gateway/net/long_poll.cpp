@@ -78,15 +78,16 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
   for (const auto& f : w.frames) merged.buffer(f);
   w.frames.clear();
   auto frames = merged.merge(slice);
+  const bool recovered = merged.recovered(slice, frames);
   if (frames.empty() && p.since) {
     co_await wait(waiter, p, socket);
     frames = std::move(w.frames);
   }
   std::vector<std::string_view> texts;
   for (const auto& f : frames) texts.push_back(f->text);
+  ctx.state.stats.messages_delivered += frames.size();
   co_return api::json_response(
-      http::status::ok,
-      proto::encode_history(topic, slice.epoch, last_offset(frames, slice.offset), slice.recovered, texts),
+      http::status::ok, proto::encode_history(topic, slice.epoch, last_offset(frames, slice.offset), recovered, texts),
       req.version());
 }
 
@@ -96,16 +97,17 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   auto& w = *waiter;
   held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {{}, user, event, std::nullopt});
   auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, p.epoch);
-  // A position from another epoch, or ahead of ours (the node restarted),
-  // answers at once: holding it would skip whatever is pushed meanwhile.
-  const bool stale = !slice.recovered || (p.since && *p.since > slice.offset);
   // The user's log holds every push; this poll wants one event's.
   auto wanted = [&](const hub::local_frame& f) { return f->event == event; };
   hub::catch_up merged(user, p.since);
   for (const auto& f : w.frames) merged.buffer(f);
   w.frames.clear();
+  auto all = merged.merge(slice);
+  // A position from another epoch, or ahead of ours (the node restarted),
+  // answers at once: holding it would skip whatever is pushed meanwhile.
+  const bool stale = !merged.recovered(slice, all) || (p.since && *p.since > slice.offset);
   std::vector<hub::local_frame> frames;
-  for (auto& f : merged.merge(slice)) {
+  for (auto& f : all) {
     if (wanted(f)) frames.push_back(std::move(f));
   }
   if (frames.empty() && p.since && !stale) {
@@ -116,6 +118,7 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   }
   std::vector<std::string> entries;
   for (const auto& f : frames) entries.push_back(proto::encode_user_entry(f->offset, f->ts_ms, f->event, f->text, f->data));
+  ctx.state.stats.messages_delivered += frames.size();
   co_return api::json_response(
       http::status::ok,
       proto::encode_user_poll(user, slice.epoch, last_offset(frames, slice.offset), !stale, entries),

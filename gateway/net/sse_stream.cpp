@@ -151,10 +151,12 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   // Like a WebSocket's subscribe reply, the stream opens by saying where it
   // starts and whether the client's position was recovered.
   std::string pending(stream_head);
+  auto frames = merged.merge(slice);
   std::optional<bool> recovered;
-  if (since) recovered = slice.recovered;
+  if (since) recovered = merged.recovered(slice, frames);
   pending += "data: " + proto::encode_subscribed(*topic, {}, slice.epoch, slice.offset, recovered) + "\n\n";
-  for (const auto& f : merged.merge(slice)) append_event(pending, *f);
+  for (const auto& f : frames) append_event(pending, *f);
+  ctx.state.stats.messages_delivered += frames.size();
   watch_hangup(socket, stream);
   co_await stream_loop(ctx, s, socket, std::move(pending));
   boost::system::error_code ignored;

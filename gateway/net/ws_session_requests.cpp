@@ -144,6 +144,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
                          [&](const hub::catch_up& c) { return c.topic() == topic; });
   if (it == recovering_->end()) return;
   auto frames = it->merge(slice);
+  const bool recovered_all = it->recovered(slice, frames);
   recovering_->erase(it);
   if (recovering_->empty()) recovering_.reset();
   if (!open_) return;
@@ -157,7 +158,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
     return;
   }
   std::optional<bool> recovered;
-  if (since) recovered = slice.recovered;
+  if (since) recovered = recovered_all;
   reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
   for (auto& f : frames) enqueue(std::move(f));
 }
