@@ -148,7 +148,7 @@ def plot(runs, png, work_dir):
     if not series:
         return False
     script = [
-        f"set terminal pngcairo size 900,560 font ',10'", f"set output '{png}'",
+        f"set terminal pngcairo noenhanced size 900,560 font ',10'", f"set output '{png}'",
         "set logscale x", "set logscale y", "set grid",
         "set xtics ('0%%' 1, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000)",
         "set xlabel 'percentile'", "set ylabel 'latency from intended send time [us]'",
