@@ -113,6 +113,9 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ct
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;
     const auto path = path_of(req);
+    // A request about to be held (long-poll, SSE) should not keep the read
+    // buffer's capacity for minutes; nothing is pipelined behind it.
+    if (buffer.size() == 0 && (path == "/poll" || path == "/sse")) buffer.shrink_to_fit();
     if (path == "/sse" && req.method() == http::verb::get) {
       stream.expires_never();
       auto refusal = co_await serve_sse(req, ctx, stream.socket());
