@@ -1,5 +1,6 @@
 #include "config/options.hpp"
 
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -37,6 +38,17 @@ void add_seconds(CLI::App& app, const char* name, seconds_d& value, const char* 
          name, [&value](double v) { value = seconds_d(v); }, help)
       ->check(allow_zero ? CLI::Validator(CLI::NonNegativeNumber) : CLI::Validator(CLI::PositiveNumber))
       ->default_str(text.str());
+}
+
+// The default static-file directory: the source tree's gateway/www for a
+// build-tree binary, else <prefix>/share/herald/www beside an installed one.
+std::string default_www_dir() {
+  std::error_code ec;
+  if (std::filesystem::is_directory(HERALD_WWW_DIR, ec)) return HERALD_WWW_DIR;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return HERALD_WWW_DIR;
+  auto installed = exe.parent_path().parent_path() / "share" / "herald" / "www";
+  return std::filesystem::is_directory(installed, ec) ? installed.string() : std::string(HERALD_WWW_DIR);
 }
 
 }  // namespace
@@ -78,8 +90,8 @@ parse_outcome parse_options(int argc, char** argv) {
   app.add_option("--client-publish", o.client_publish, "Topic pattern clients may publish to (repeatable), e.g. 'room:*'");
   app.add_option("--presence", o.presence, "Topic pattern with join/leave events and presence queries (repeatable)");
   app.add_option("--www-dir", o.www_dir, "Directory of static files served at / (the demo app and herald.js)")
-      ->default_str(HERALD_WWW_DIR);
-  o.www_dir = HERALD_WWW_DIR;
+      ->default_str("gateway/www, or <prefix>/share/herald/www when installed");
+  o.www_dir = default_www_dir();
   add_seconds(app, "--poll-timeout", o.poll_timeout, "Default seconds a long-poll is held");
   add_seconds(app, "--poll-max-timeout", o.poll_max_timeout, "Largest timeout a long-poll may ask for");
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")
