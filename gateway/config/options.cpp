@@ -59,7 +59,7 @@ parse_outcome parse_options(int argc, char** argv) {
   app.get_formatter()->column_width(40);
   std::string listen = "0.0.0.0:8080";
   app.add_option("--listen", listen, "Address and port to serve WebSocket and HTTP on")->capture_default_str();
-  app.add_option("--threads", o.threads, "Shards (io_context threads); 0 = one per core")->capture_default_str();
+  app.add_option("--threads", o.threads, "Shards (io_context threads, at most 64); 0 = one per core")->capture_default_str();
   app.add_option("--auth-tokens", o.auth_tokens_file, "File of 'token userId' lines; unknown tokens are refused")
       ->check(CLI::ExistingFile);
   app.add_option("--push-key", o.push_key, "Require 'Authorization: Bearer KEY' on the push API");
