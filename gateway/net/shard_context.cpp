@@ -83,7 +83,7 @@ asio::awaitable<void> shard_context::sweep_loop() {
   const auto period = sweep_period();
   while (!stopped_) {
     timer_->expires_after(period);
-    auto [ec] = co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled or expired: check stopped_
     if (stopped_) break;
     auto now = std::chrono::steady_clock::now();
     // heartbeat() may close sockets but never removes from the table
