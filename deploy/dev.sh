@@ -54,7 +54,8 @@ case "$cmd" in
   run)
     install_packages
     build -DHERALD_BUILD_TESTS=OFF
-    exec "$BUILD_DIR/gateway/herald" --listen 0.0.0.0:8080 "$@"
+    # The demo chat at / needs clients allowed to publish to rooms.
+    exec "$BUILD_DIR/gateway/herald" --listen 0.0.0.0:8080 --client-publish 'room:*' --presence 'room:*' "$@"
     ;;
   test)
     install_packages test
