@@ -38,6 +38,19 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 log() { echo "[run.sh] $*" >&2; }
 
+# The suite also needs wrk (the /push figure) and gnuplot (the plot), which
+# the test set-up does not install: get them from Debian when missing.
+ensure_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+  [[ ${#missing[@]} -eq 0 ]] && return
+  log "installing ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
 build() {
   [[ ${SKIP_BUILD:-0} == 1 ]] && return
   log "building Release in $BUILD_DIR (-j$JOBS)"
@@ -127,6 +140,7 @@ PY
 }
 
 main() {
+  ensure_tools
   build
   [[ -x $HERALD_BIN ]] || { log "no herald binary at $HERALD_BIN"; exit 1; }
   [[ -x $BENCH_BIN ]] || { log "no herald-bench binary at $BENCH_BIN"; exit 1; }
