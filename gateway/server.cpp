@@ -33,7 +33,7 @@ struct server::parts {
         const std::atomic<bool>& ready)
       : pool(o.threads),
         states(make_states(o)),
-        delivery(pool, states, o),
+        delivery(pool, states),
         contexts(make_contexts(pool, states, o, auth, delivery, open_total)),
         api(o, auth, delivery, pool, states, exposition, ready),
         listener(pool, raw(contexts), api) {}

@@ -37,7 +37,6 @@ class server {
   void stop();
 
   std::size_t open_connections() const { return open_total_.load(); }
-  const config::options& options() const { return opts_; }
 
  private:
   struct parts;

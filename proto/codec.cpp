@@ -68,32 +68,45 @@ bool read_position(object obj, client_request& req) {
   return optional_string(obj, "epoch", req.epoch) && req.epoch.size() <= 64;
 }
 
+template <class T>
+parse_result<T> fail(error_reply e) {
+  parse_result<T> r;
+  r.error = std::move(e);
+  return r;
+}
+
+// Reads "topic" into `topic`; the error when it is missing or empty
+// (bad_request) or breaks the naming rule (bad_topic).
+std::optional<error_reply> read_topic(object obj, std::string& topic, const std::string& id) {
+  if (!optional_string(obj, "topic", topic) || topic.empty()) {
+    return error_reply{std::string(errc::bad_request), "\"topic\" must be a non-empty string", id};
+  }
+  if (!valid_topic(topic)) return error_reply{std::string(errc::bad_topic), std::string(topic_rule), id};
+  return std::nullopt;
+}
+
+// Reads "data" (any JSON, kept compact) into `data`; the error when absent.
+std::optional<error_reply> read_data(object obj, std::string& data, const std::string& id) {
+  auto member = json_member(obj, "data");
+  if (!member) return error_reply{std::string(errc::bad_request), "\"data\" is required", id};
+  data = std::move(*member);
+  return std::nullopt;
+}
+
 parse_result<client_request> parse_op(object obj, std::string_view op, client_request req) {
   if (op == "ping") {
     req.op = client_op::ping;
   } else if (op == "subscribe" || op == "unsubscribe") {
     req.op = op == "subscribe" ? client_op::subscribe : client_op::unsubscribe;
-    if (!optional_string(obj, "topic", req.topic) || req.topic.empty()) {
-      return fail<client_request>(errc::bad_request, "\"topic\" must be a non-empty string", req.id);
-    }
-    if (!valid_topic(req.topic)) {
-      return fail<client_request>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.id);
-    }
+    if (auto e = read_topic(obj, req.topic, req.id)) return fail<client_request>(std::move(*e));
     if (req.op == client_op::subscribe && !read_position(obj, req)) {
       return fail<client_request>(errc::bad_request, "\"since\" must be a non-negative integer and \"epoch\" a string",
                                   req.id);
     }
   } else if (op == "publish") {
     req.op = client_op::publish;
-    if (!optional_string(obj, "topic", req.topic) || req.topic.empty()) {
-      return fail<client_request>(errc::bad_request, "\"topic\" must be a non-empty string", req.id);
-    }
-    if (!valid_topic(req.topic)) {
-      return fail<client_request>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.id);
-    }
-    auto data = json_member(obj, "data");
-    if (!data) return fail<client_request>(errc::bad_request, "\"data\" is required", req.id);
-    req.data = std::move(*data);
+    if (auto e = read_topic(obj, req.topic, req.id)) return fail<client_request>(std::move(*e));
+    if (auto e = read_data(obj, req.data, req.id)) return fail<client_request>(std::move(*e));
   } else if (op == "auth") {
     req.op = client_op::auth;
     if (!optional_string(obj, "token", req.token) || req.token.empty()) {
@@ -183,15 +196,8 @@ parse_result<publish_request> codec::parse_publish(std::string_view body) {
   object obj;
   if (!impl_->object_of(body, obj, r.error)) return r;
   publish_request p;
-  if (!optional_string(obj, "topic", p.topic) || p.topic.empty()) {
-    return fail<publish_request>(errc::bad_request, "\"topic\" must be a non-empty string");
-  }
-  if (!valid_topic(p.topic)) {
-    return fail<publish_request>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]");
-  }
-  auto data = json_member(obj, "data");
-  if (!data) return fail<publish_request>(errc::bad_request, "\"data\" is required");
-  p.data = std::move(*data);
+  if (auto e = read_topic(obj, p.topic, {})) return fail<publish_request>(std::move(*e));
+  if (auto e = read_data(obj, p.data, {})) return fail<publish_request>(std::move(*e));
   r.value = std::move(p);
   return r;
 }
@@ -204,12 +210,21 @@ parse_result<user_push> codec::parse_user_push(std::string_view body) {
   if (!optional_string(obj, "user", p.user) || !valid_name(p.user)) {
     return fail<user_push>(errc::bad_request, "\"user\" must be a non-empty string");
   }
-  auto data = json_member(obj, "data");
-  if (!data) return fail<user_push>(errc::bad_request, "\"data\" is required");
-  p.data = std::move(*data);
+  if (auto e = read_data(obj, p.data, {})) return fail<user_push>(std::move(*e));
   r.value = std::move(p);
   return r;
 }
+
+namespace {
+
+// The optional `,"id":ID` of a reply; ID is already JSON.
+void append_id(std::string& out, std::string_view id) {
+  if (id.empty()) return;
+  out += R"(,"id":)";
+  out += id;
+}
+
+}  // namespace
 
 std::string encode_topic_message(std::string_view topic, const topic_stamp& stamp, std::string_view from,
                                  std::string_view data_json) {
@@ -255,10 +270,7 @@ std::string encode_subscribed(std::string_view topic, std::string_view id, std::
                               std::uint64_t offset, std::optional<bool> recovered) {
   std::string out = R"({"op":"subscribed","topic":)";
   append_json_string(out, topic);
-  if (!id.empty()) {
-    out += R"(,"id":)";
-    out += id;
-  }
+  append_id(out, id);
   out += R"(,"epoch":)";
   append_json_string(out, epoch);
   out += R"(,"offset":)" + std::to_string(offset);
@@ -271,10 +283,7 @@ std::string encode_published(std::string_view topic, std::uint64_t offset, std::
   std::string out = R"({"op":"published","topic":)";
   append_json_string(out, topic);
   out += R"(,"offset":)" + std::to_string(offset);
-  if (!id.empty()) {
-    out += R"(,"id":)";
-    out += id;
-  }
+  append_id(out, id);
   out += '}';
   return out;
 }
@@ -288,11 +297,9 @@ parse_result<client_publish> codec::parse_client_publish(std::string_view body) 
     return fail<client_publish>(errc::bad_request, "\"token\" must be a non-empty string");
   }
   if (!optional_string(obj, "topic", p.topic) || !valid_topic(p.topic)) {
-    return fail<client_publish>(errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]");
+    return fail<client_publish>(errc::bad_topic, std::string(topic_rule));
   }
-  auto data = json_member(obj, "data");
-  if (!data) return fail<client_publish>(errc::bad_request, "\"data\" is required");
-  p.data = std::move(*data);
+  if (auto e = read_data(obj, p.data, {})) return fail<client_publish>(std::move(*e));
   r.value = std::move(p);
   return r;
 }
@@ -304,10 +311,7 @@ std::string encode_reply(std::string_view op, std::string_view topic, std::strin
     out += R"(,"topic":)";
     append_json_string(out, topic);
   }
-  if (!id.empty()) {
-    out += R"(,"id":)";
-    out += id;
-  }
+  append_id(out, id);
   out += '}';
   return out;
 }
@@ -315,10 +319,7 @@ std::string encode_reply(std::string_view op, std::string_view topic, std::strin
 std::string encode_authed(std::string_view user, std::string_view id) {
   std::string out = R"({"op":"authed","user":)";
   append_json_string(out, user);
-  if (!id.empty()) {
-    out += R"(,"id":)";
-    out += id;
-  }
+  append_id(out, id);
   out += '}';
   return out;
 }
@@ -328,10 +329,7 @@ std::string encode_error(const error_reply& e) {
   append_json_string(out, e.code);
   out += R"(,"reason":)";
   append_json_string(out, e.reason);
-  if (!e.id.empty()) {
-    out += R"(,"id":)";
-    out += e.id;
-  }
+  append_id(out, e.id);
   out += '}';
   return out;
 }

@@ -58,4 +58,11 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
+bool matches_any(const std::vector<std::string>& patterns, std::string_view name) {
+  for (const auto& pattern : patterns) {
+    if (glob_match(pattern, name)) return true;
+  }
+  return false;
+}
+
 }  // namespace herald::proto

@@ -1,11 +1,16 @@
 #pragma once
 // Naming rules for topics, users and events. Pure; thread-safe.
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace herald::proto {
 
 inline constexpr std::size_t max_topic_length = 200;
+
+// What every refusal of a topic name says, wherever the name arrived.
+inline constexpr std::string_view topic_rule = "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]";
 inline constexpr std::size_t max_name_length = 256;
 
 // A topic name is 1..200 bytes of [A-Za-z0-9_.:@/=+-]. The set keeps names
@@ -23,5 +28,8 @@ bool valid_utf8(std::string_view text);
 
 // Shell-style pattern with '*' matching any run of bytes ("room:*").
 bool glob_match(std::string_view pattern, std::string_view name);
+
+// Whether any of `patterns` matches `name` (--client-publish, --presence).
+bool matches_any(const std::vector<std::string>& patterns, std::string_view name);
 
 }  // namespace herald::proto

@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include "config/options.hpp"
 #include "proto/codec.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
@@ -42,8 +41,7 @@ shard::targeted<hub::shared_frame> stamp(shard::shard_state& owner, const std::s
 
 }  // namespace
 
-delivery::delivery(shard::shard_pool& pool, states_t& states, const config::options& opts)
-    : pool_(pool), states_(states), opts_(opts) {}
+delivery::delivery(shard::shard_pool& pool, states_t& states) : pool_(pool), states_(states) {}
 
 std::string delivery::user_key(std::string_view user) {
   // Built by hand: g++ 12 warns (-Wrestrict, a false positive) on "\x01" + string.
@@ -112,15 +110,26 @@ boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std
   return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
 }
 
+namespace {
+
+// The owner's answer to "what came after `since`?" for `key`; without
+// `since` it holds no messages and tells the current position. Creating the
+// log here gives a topic its epoch at first sight, so it stays stable.
+hub::history_slice snapshot(shard::shard_state& owner, const std::string& key, std::optional<std::uint64_t> since,
+                            std::size_t limit, const std::string& epoch) {
+  auto& log = owner.topics.log(key);
+  return log.since(since.value_or(log.last_offset()), limit, epoch, now_ms(), owner.topics.limits());
+}
+
+}  // namespace
+
 boost::asio::awaitable<hub::history_slice> delivery::history(std::string key, std::optional<std::uint64_t> since,
                                                              std::size_t limit, std::string epoch) {
   auto* states = &states_;
   const auto owner = owner_of(key);
   return pool_.run_on<hub::history_slice>(owner, [states, owner, key = std::move(key), since, limit,
                                                   epoch = std::move(epoch)] {
-    auto& st = *(*states)[owner];
-    auto& log = st.topics.log(key);
-    return log.since(since.value_or(log.last_offset()), limit, epoch, now_ms(), st.topics.limits());
+    return snapshot(*(*states)[owner], key, since, limit, epoch);
   });
 }
 
@@ -130,9 +139,7 @@ void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since
   const auto owner = owner_of(key);
   pool_.post_to(owner, [this, owner, key = std::move(key), since, epoch = std::move(epoch), limit,
                         back = std::move(back), done = std::move(done)]() mutable {
-    auto& st = *states_[owner];
-    auto& log = st.topics.log(key);
-    auto slice = log.since(since.value_or(log.last_offset()), limit, epoch, now_ms(), st.topics.limits());
+    auto slice = snapshot(*states_[owner], key, since, limit, epoch);
     boost::asio::post(back, [slice = std::move(slice), done = std::move(done)]() mutable { done(std::move(slice)); });
   });
 }

@@ -16,9 +16,9 @@
 // None of the awaitable functions is a coroutine (see shard_pool::map_reduce);
 // each returns the awaitable of its operation.
 //
-// Thread contract: thread-safe. It holds only references and immutable
-// settings; the work runs on the shards. Calls complete on the caller's
-// executor (or on the executor given to the callback forms).
+// Thread contract: thread-safe. It holds only references; the work runs on
+// the shards. Calls complete on the caller's executor (or on the executor
+// given to the callback forms).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,9 +34,6 @@
 #include "hub/registry.hpp"
 #include "hub/topic_log.hpp"
 
-namespace herald::config {
-struct options;
-}
 namespace herald::shard {
 class shard_pool;
 struct shard_state;
@@ -58,8 +55,7 @@ struct presence_info {
 
 class delivery {
  public:
-  delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states,
-           const config::options& opts);
+  delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states);
 
   // The key of `user`'s personal log; it can never collide with a topic name.
   static std::string user_key(std::string_view user);
@@ -96,12 +92,9 @@ class delivery {
   void interest(std::string key, std::size_t shard, boost::asio::any_io_executor back, std::function<void()> done);
   boost::asio::awaitable<presence_info> presence_of(std::string topic);
 
-  const config::options& options() const { return opts_; }
-
  private:
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;
-  const config::options& opts_;
 };
 
 }  // namespace herald::api

@@ -170,9 +170,7 @@ boost::asio::awaitable<response> http_api::client_publish(const request& req, sh
   auto& p = *parsed.value;
   auto user = auth_.user_of(p.token);
   if (!user) co_return json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
-  bool allowed = false;
-  for (const auto& pattern : opts_.client_publish) allowed = allowed || proto::glob_match(pattern, p.topic);
-  if (!allowed) {
+  if (!proto::matches_any(opts_.client_publish, p.topic)) {
     co_return json_error(http::status::forbidden, proto::errc::forbidden, "clients may not publish to this topic",
                          req.version());
   }
@@ -184,8 +182,7 @@ boost::asio::awaitable<response> http_api::history(const request& req) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
   if (!topic || !proto::valid_topic(*topic)) {
-    co_return json_error(http::status::bad_request, proto::errc::bad_topic, "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]",
-                         req.version());
+    co_return json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
   bool since_ok = true, limit_ok = true;
   auto since = q.number("since", since_ok);
@@ -211,9 +208,7 @@ boost::asio::awaitable<response> http_api::presence(const request& req) {
   if (!topic || !proto::valid_topic(*topic)) {
     co_return json_error(http::status::bad_request, proto::errc::bad_topic, "a valid topic is required", req.version());
   }
-  bool enabled = false;
-  for (const auto& pattern : opts_.presence) enabled = enabled || proto::glob_match(pattern, *topic);
-  if (!enabled) {
+  if (!proto::matches_any(opts_.presence, *topic)) {
     co_return json_error(http::status::forbidden, proto::errc::forbidden, "presence is not enabled for this topic",
                          req.version());
   }

@@ -33,7 +33,6 @@ class interest_book {
     auto it = masks_.find(key);
     return it == masks_.end() ? 0 : it->second;
   }
-  std::size_t keys() const { return masks_.size(); }
 
  private:
   static mask bit(std::size_t shard) { return mask{1} << shard; }

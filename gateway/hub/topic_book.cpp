@@ -13,11 +13,6 @@ topic_log& topic_book::log(const std::string& topic) {
   return it->second.log;
 }
 
-topic_log* topic_book::find(const std::string& topic) {
-  auto it = logs_.find(topic);
-  return it == logs_.end() ? nullptr : &it->second.log;
-}
-
 void topic_book::touch(entry& e) { lru_.splice(lru_.begin(), lru_, e.lru); }
 
 void topic_book::append(const std::string& topic, shared_frame f, std::int64_t now_ms) {

@@ -23,7 +23,6 @@ class topic_book {
 
   // The log of `topic`, created (with a new epoch) if it has none.
   topic_log& log(const std::string& topic);
-  topic_log* find(const std::string& topic);
 
   // Appends `f` to `topic`'s log and enforces the memory bound.
   void append(const std::string& topic, shared_frame f, std::int64_t now_ms);

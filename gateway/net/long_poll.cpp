@@ -145,8 +145,7 @@ asio::awaitable<api::response> long_poll(const api::request& req, shard_context&
       timeout ? config::seconds_d(static_cast<double>(*timeout)) : ctx.opts.poll_timeout);
   if (auto topic = q.get("topic")) {
     if (!proto::valid_topic(*topic)) {
-      co_return api::json_error(http::status::bad_request, proto::errc::bad_topic,
-                                "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.version());
+      co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
     }
     co_return co_await poll_topic(req, ctx, socket, std::move(*topic), p);
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "api/delivery.hpp"
 #include "config/options.hpp"
 #include "net/held_request.hpp"
 #include "net/unexpected.hpp"
@@ -36,6 +37,40 @@ void shard_context::remove(ws_session* s) {
   sessions_.pop_back();
   --state.stats.connections_open;
   open_total.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool shard_context::subscribe(hub::subscriber* s, const std::string& topic) {
+  if (!state.registry.subscribe(s, topic)) return false;
+  if (state.registry.subscribers_of(topic) == 1) delivery.interest(topic, state.index, true);
+  return true;
+}
+
+bool shard_context::unsubscribe(hub::subscriber* s, const std::string& topic) {
+  if (!state.registry.unsubscribe(s, topic)) return false;
+  if (state.registry.subscribers_of(topic) == 0) delivery.interest(topic, state.index, false);
+  return true;
+}
+
+shard_context::bind_outcome shard_context::bind(hub::subscriber* s, const std::string& user, std::string_view event,
+                                                std::function<void()> on_reachable) {
+  const bool first = state.registry.connections_of(user) == 0;
+  const bool new_binding = state.registry.bind(s, user, event);
+  if (!first) {
+    if (on_reachable) on_reachable();
+    return {new_binding, false};
+  }
+  auto key = api::delivery::user_key(user);
+  if (!on_reachable) {
+    delivery.interest(std::move(key), state.index, true);
+    return {new_binding, false};
+  }
+  delivery.interest(std::move(key), state.index, executor, std::move(on_reachable));
+  return {new_binding, true};
+}
+
+void shard_context::unbind_user(hub::subscriber* s, const std::string& user) {
+  state.registry.unbind_user(s, user);
+  if (state.registry.connections_of(user) == 0) delivery.interest(api::delivery::user_key(user), state.index, false);
 }
 
 void shard_context::add_held(held_request* r) {

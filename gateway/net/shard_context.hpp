@@ -13,7 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -30,6 +33,9 @@ class token_auth;
 }
 namespace herald::shard {
 struct shard_state;
+}
+namespace herald::hub {
+class subscriber;
 }
 
 namespace herald::net {
@@ -52,7 +58,25 @@ class shard_context {
 
   void add(ws_session* s);
   void remove(ws_session* s);
-  std::size_t session_count() const { return sessions_.size(); }
+
+  // The shard's registry operations, keeping the owners' interest
+  // (hub::interest_book) in step: the shard announces a key to its owner
+  // with its first local subscriber and withdraws it with its last. Every
+  // subscriber registers through these, before it asks the owner for
+  // history (same owner, handled in order).
+  bool subscribe(hub::subscriber* s, const std::string& topic);
+  bool unsubscribe(hub::subscriber* s, const std::string& topic);
+  struct bind_outcome {
+    bool new_binding;  // (user, event) was not bound before
+    bool deferred;     // `on_reachable` runs once the owner acknowledges
+  };
+  // Binds `s` to (user, event). When this is the shard's first binding of
+  // `user`, pushes reach it only once the owner knows: with `on_reachable`
+  // the announcement is acknowledged and `on_reachable` runs on this shard
+  // then (deferred); otherwise, and without a callback, it runs at once.
+  bind_outcome bind(hub::subscriber* s, const std::string& user, std::string_view event,
+                    std::function<void()> on_reachable = {});
+  void unbind_user(hub::subscriber* s, const std::string& user);
 
   // Held HTTP requests (long-polls, SSE streams), released on drain.
   void add_held(held_request* r);

@@ -120,8 +120,7 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
   if (!topic || !proto::valid_topic(*topic)) {
-    co_return api::json_error(http::status::bad_request, proto::errc::bad_topic,
-                              "topic names are 1-200 bytes of [A-Za-z0-9_.:@/=+-]", req.version());
+    co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
   bool since_ok = true;
   auto since = start_of(req, q, since_ok);
@@ -132,8 +131,7 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
     if (!u) co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
     user = std::move(*u);
   }
-  bool presence = false;
-  for (const auto& pattern : ctx.opts.presence) presence = presence || proto::glob_match(pattern, *topic);
+  const bool presence = proto::matches_any(ctx.opts.presence, *topic);
 
   auto stream = std::make_shared<sse_subscriber>(
       ctx.executor, queue_limits{ctx.opts.max_queue_messages, ctx.opts.max_queue_bytes}, socket, ctx.state.stats);

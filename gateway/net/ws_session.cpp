@@ -160,24 +160,20 @@ hub::send_status ws_session::deliver(const hub::local_frame& f) {
     return hub::send_status::dropped_closed;
   }
   if (buffer_if_recovering(f)) return hub::send_status::queued;
-  if (!queue_.push(f, {ctx_.opts.max_queue_messages, ctx_.opts.max_queue_bytes})) {
-    ++stats.dropped_slow;
-    close(close_reason::slow_consumer, false);
-    return hub::send_status::dropped_slow;
-  }
-  ensure_writer();
-  return hub::send_status::queued;
+  return enqueue(f) ? hub::send_status::queued : hub::send_status::dropped_slow;
 }
 
-// Queues a frame for this connection alone, past the recovery buffer.
-void ws_session::enqueue(hub::local_frame f) {
-  if (!open_ || closing_) return;
+// Queues a frame for this connection alone, past the recovery buffer. A
+// full queue makes this a slow consumer: it is closed, and false returned.
+bool ws_session::enqueue(hub::local_frame f) {
+  if (!open_ || closing_) return false;
   if (!queue_.push(std::move(f), {ctx_.opts.max_queue_messages, ctx_.opts.max_queue_bytes})) {
     ++ctx_.state.stats.dropped_slow;
     close(close_reason::slow_consumer, false);
-    return;
+    return false;
   }
   ensure_writer();
+  return true;
 }
 
 void ws_session::ensure_writer() {
@@ -281,15 +277,8 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   open_ = false;
   auto& st = ctx_.state;
   if (!closing_) st.stats.count_close(classify(ec));
-  for (const auto& u : users_) {
-    st.registry.unbind_user(this, u);
-    if (st.registry.connections_of(u) == 0) announce(api::delivery::user_key(u), false);
-  }
-  for (const auto& t : topics_) {
-    st.registry.unsubscribe(this, t);
-    if (st.registry.subscribers_of(t) == 0) announce(t, false);
-    if (presence_on(t)) ctx_.delivery.presence(t, users_.empty() ? "" : users_.front(), false);
-  }
+  for (const auto& u : users_) ctx_.unbind_user(this, u);
+  for (const auto& t : topics_) leave_topic(t);
   recovering_.reset();
   users_.clear();
   bindings_ = 0;

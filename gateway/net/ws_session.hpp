@@ -100,7 +100,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void handle_register(proto::client_request& req);
   void handle_auth(proto::client_request& req);
   void bind(const std::string& user, std::string_view event, std::function<void()> then);
-  void announce(const std::string& key, bool present);
+  bool leave_topic(const std::string& topic);
+  std::string presence_user() const;
   void handle_subscribe(proto::client_request& req);
   void handle_unsubscribe(proto::client_request& req);
   void handle_publish(proto::client_request& req);
@@ -110,7 +111,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
                   hub::history_slice slice);
   bool buffer_if_recovering(const hub::local_frame& f);
   bool presence_on(const std::string& topic) const;
-  void enqueue(hub::local_frame f);
+  bool enqueue(hub::local_frame f);
   bool under_subscription_limit(const std::string& id);
   void reply(std::string text);
   void reply_error(std::string_view code, std::string reason, std::string id);

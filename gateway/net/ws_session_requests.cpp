@@ -82,36 +82,33 @@ void ws_session::handle_auth(proto::client_request& req) {
 // it: reading pauses until the owner acknowledges, so anything the client
 // does next (even a ping) is answered only once pushes reach it.
 void ws_session::bind(const std::string& user, std::string_view event, std::function<void()> then) {
-  const bool known_here = std::find(users_.begin(), users_.end(), user) != users_.end();
-  if (ctx_.state.registry.bind(this, user, event)) ++bindings_;
-  if (known_here) {
+  if (std::find(users_.begin(), users_.end(), user) == users_.end()) users_.push_back(user);
+  auto outcome = ctx_.bind(this, user, event, [self = shared_from_this(), then = std::move(then)] {
+    if (!self->read_paused_) {  // reachable at once: we are still in on_read
+      then();
+      return;
+    }
+    self->read_paused_ = false;
+    if (!self->open_) return;
     then();
-    return;
-  }
-  users_.push_back(user);
-  if (ctx_.state.registry.connections_of(user) > 1) {
-    then();
-    return;
-  }
-  read_paused_ = true;
-  ctx_.delivery.interest(api::delivery::user_key(user), ctx_.state.index, ctx_.executor,
-                         [self = shared_from_this(), then = std::move(then)] {
-                           self->read_paused_ = false;
-                           if (!self->open_) return;
-                           then();
-                           self->read_next();
-                         });
+    self->read_next();
+  });
+  if (outcome.new_binding) ++bindings_;
+  if (outcome.deferred) read_paused_ = true;
 }
 
-void ws_session::announce(const std::string& key, bool present) {
-  ctx_.delivery.interest(key, ctx_.state.index, present);
+// Leaves `topic` (registry, owner's interest, presence). Returns false when
+// this connection was not subscribed.
+bool ws_session::leave_topic(const std::string& topic) {
+  if (!ctx_.unsubscribe(this, topic)) return false;
+  if (presence_on(topic)) ctx_.delivery.presence(topic, presence_user(), false);
+  return true;
 }
+
+std::string ws_session::presence_user() const { return users_.empty() ? std::string() : users_.front(); }
 
 bool ws_session::presence_on(const std::string& topic) const {
-  for (const auto& pattern : ctx_.opts.presence) {
-    if (proto::glob_match(pattern, topic)) return true;
-  }
-  return false;
+  return proto::matches_any(ctx_.opts.presence, topic);
 }
 
 // Registers for live frames first, then asks the topic's owner for history;
@@ -119,16 +116,12 @@ bool ws_session::presence_on(const std::string& topic) const {
 // client gets the reply, then what it missed, then live frames: no gap, no
 // duplicate.
 void ws_session::handle_subscribe(proto::client_request& req) {
-  auto& registry = ctx_.state.registry;
   const bool fresh = std::find(topics_.begin(), topics_.end(), req.topic) == topics_.end();
   if (fresh && !under_subscription_limit(req.id)) return;
   if (fresh) {
-    registry.subscribe(this, req.topic);
+    ctx_.subscribe(this, req.topic);  // before the history request below
     topics_.push_back(req.topic);
-    // Announced before the history request below: the owner handles both in
-    // order, so it knows this shard before it serves the snapshot.
-    if (registry.subscribers_of(req.topic) == 1) announce(req.topic, true);
-    if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), true);
+    if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, presence_user(), true);
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
   recovering_->emplace_back(req.topic, req.since);
@@ -150,10 +143,8 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   if (!open_) return;
   if (since && *since > slice.offset && slice.recovered) {
     // A position this topic never reached: refuse the subscription.
-    ctx_.state.registry.unsubscribe(this, topic);
-    if (ctx_.state.registry.subscribers_of(topic) == 0) announce(topic, false);
+    leave_topic(topic);
     std::erase(topics_, topic);
-    if (presence_on(topic)) ctx_.delivery.presence(topic, users_.empty() ? "" : users_.front(), false);
     reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
     return;
   }
@@ -175,20 +166,16 @@ bool ws_session::buffer_if_recovering(const hub::local_frame& f) {
 }
 
 void ws_session::handle_unsubscribe(proto::client_request& req) {
-  if (!ctx_.state.registry.unsubscribe(this, req.topic)) {
+  if (!leave_topic(req.topic)) {
     reply_error(proto::errc::not_subscribed, "not subscribed to this topic", req.id);
     return;
   }
   std::erase(topics_, req.topic);
-  if (ctx_.state.registry.subscribers_of(req.topic) == 0) announce(req.topic, false);
-  if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, users_.empty() ? "" : users_.front(), false);
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
 
 void ws_session::handle_publish(proto::client_request& req) {
-  bool allowed = false;
-  for (const auto& pattern : ctx_.opts.client_publish) allowed = allowed || proto::glob_match(pattern, req.topic);
-  if (!allowed) {
+  if (!proto::matches_any(ctx_.opts.client_publish, req.topic)) {
     reply_error(proto::errc::forbidden, "clients may not publish to this topic", req.id);
     return;
   }
