@@ -105,7 +105,7 @@ async def body(binary, c: hh.Checks):
     tokens.write("tok-alice alice\ntok-bob bob\n")
     tokens.close()
     key = "s3cret-key"
-    h2 = hh.Herald(binary, "--auth-tokens", tokens.name, "--push-key", key).start()
+    h2 = hh.Herald(binary, "--auth-tokens", tokens.name, "--push-key", key, "--log-level", "debug").start()
     auth = {"Authorization": f"Bearer {key}"}
     try:
         async with hh.section(c, "auth tokens file"):
@@ -140,6 +140,14 @@ async def body(binary, c: hh.Checks):
             c.eq("push with the right key answers 200", (status, resp.decode()), (200, "message sent to 0 clients"))
             status, _, _ = await h2.ahttp("GET", "/healthz")
             c.eq("healthz needs no key", status, 200)
+
+        async with hh.section(c, "logs"):
+            # Everything above ran at --log-level debug: the most the node
+            # ever logs. Tokens and the push key must appear nowhere in it.
+            log = h2.log_tail(1 << 24)
+            c.check("the node logs one logfmt line per event", "level=info msg=" in log, log[-300:])
+            for secret in ("tok-alice", "no-such-token", key):
+                c.check(f"the log never contains {secret!r}", secret not in log, "found in the log")
     finally:
         h2.stop()
         os.unlink(tokens.name)
