@@ -15,9 +15,12 @@ JOBS="${JOBS:-$(nproc)}"
 PACKAGES=(
   build-essential cmake pkg-config git
   libboost1.81-dev libboost-system1.81-dev libboost-test1.81-dev
-  libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev
+  libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev libnats-dev
   prometheus python3-websockets curl procps
 )
+# `test` also starts real servers: NATS with JetStream and haproxy (fleet
+# tests), systemd-analyze (unit file check).
+TEST_PACKAGES=(nats-server haproxy systemd)
 # `test` also needs Debian's chromium and Node (for playwright-core); see
 # install_packages.
 
@@ -29,7 +32,7 @@ install_packages() {
   local missing=()
   local wanted=("${PACKAGES[@]}")
   if [ "${1:-}" = test ]; then
-    wanted+=(chromium)
+    wanted+=(chromium "${TEST_PACKAGES[@]}")
     command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
   fi
   for p in "${wanted[@]}"; do

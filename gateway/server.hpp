@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,10 @@
 #include "config/options.hpp"
 
 namespace herald {
+
+namespace net {
+class shard_context;
+}
 
 class server {
  public:
@@ -27,11 +32,22 @@ class server {
   // bound port (pass port 0 to get a free one). Throws if it cannot bind.
   std::uint16_t start();
 
-  // Graceful stop: /readyz turns 503, WebSocket upgrades are refused (503)
-  // while HTTP is still served, every WebSocket
-  // gets its queued messages and then 1001; returns once all are closed or
-  // --drain-timeout passed. Returns the number still open at the deadline.
+  // Graceful stop, in two phases that move clients to other nodes without
+  // loss. At once /readyz turns 503 and WebSocket upgrades are refused
+  // (503); for --drain-grace everything else is still served (existing
+  // WebSockets get their pushes), so the balancer sees the node down. Then
+  // held long-polls are answered, SSE streams end, and every WebSocket gets
+  // what is queued for it and then 1001, in even batches over
+  // --drain-spread so their reconnects arrive as a ramp. Both phases are
+  // clamped to fit --drain-timeout (the grace to at most half of it, the
+  // spread to at most half of the rest). Returns once all are closed or the timeout passed, with the
+  // number still open then (stop() cuts those).
   std::size_t drain();
+
+  // Test seam: `hook` runs on a shard's thread after each WebSocket
+  // handshake, before the session joins the shard (see
+  // net::shard_context::after_handshake). Call before start().
+  void set_after_handshake(std::function<void(net::shard_context&)> hook);
 
   // Stops the shards and joins their threads. Idempotent.
   void stop();

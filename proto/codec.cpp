@@ -400,4 +400,19 @@ std::string encode_api_error(std::string_view code, std::string_view reason) {
   return out;
 }
 
+std::string encode_fleet_delivered(std::size_t n, std::uint64_t offset, std::size_t nodes, bool partial) {
+  std::string out = R"({"delivered":)" + std::to_string(n) + R"(,"offset":)" + std::to_string(offset) +
+                    R"(,"nodes":)" + std::to_string(nodes);
+  if (partial) out += R"(,"partial":true)";
+  out += '}';
+  return out;
+}
+
+std::string encode_bus_unavailable(std::string_view reason, std::size_t delivered_locally) {
+  std::string out = R"({"error":"bus_unavailable","reason":)";
+  append_json_string(out, reason);
+  out += R"(,"delivered_locally":)" + std::to_string(delivered_locally) + "}";
+  return out;
+}
+
 }  // namespace herald::proto

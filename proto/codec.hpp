@@ -141,6 +141,11 @@ std::string encode_user_poll(std::string_view user, std::string_view epoch, std:
                              const std::vector<std::string>& entries);
 // {"delivered":N,"offset":O}
 std::string encode_delivered(std::size_t n, std::uint64_t offset);
+// In a fleet: {"delivered":N,"offset":O,"nodes":K[,"partial":true]}; N summed
+// over the K nodes that reported.
+std::string encode_fleet_delivered(std::size_t n, std::uint64_t offset, std::size_t nodes, bool partial);
+// 503 in a fleet: {"error":"bus_unavailable","reason":R,"delivered_locally":N}.
+std::string encode_bus_unavailable(std::string_view reason, std::size_t delivered_locally);
 // {"error":C,"reason":R} — the body of a refused JSON API request.
 std::string encode_api_error(std::string_view code, std::string_view reason);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "bus/nats_bus.hpp"
 #include "proto/codec.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
@@ -17,7 +18,11 @@ std::int64_t now_ms() {
       .count();
 }
 
-publish_result start_of(const hub::shared_frame& f) { return {f->offset, 0, 0}; }
+publish_result start_of(const hub::shared_frame& f) {
+  publish_result r;
+  r.offset = f->offset;
+  return r;
+}
 
 void add_counts(publish_result& total, const hub::fanout_result& r) {
   total.queued += r.queued;
@@ -57,6 +62,7 @@ std::size_t delivery::owner_of(std::string_view key) const {
 }
 
 boost::asio::awaitable<publish_result> delivery::publish(std::string topic, std::string data, std::string from) {
+  if (bus_) return via_bus(std::move(topic), {'t', now_ms(), std::move(from), {}}, std::move(data));
   auto* states = &states_;
   const auto owner = owner_of(topic);
   auto prepare = [states, owner, topic = std::move(topic), data = std::move(data), from = std::move(from)] {
@@ -75,6 +81,7 @@ boost::asio::awaitable<publish_result> delivery::publish(std::string topic, std:
 }
 
 boost::asio::awaitable<publish_result> delivery::push_event(std::string user, std::string event, std::string message) {
+  if (bus_) return via_bus(user_key(user), {'e', now_ms(), {}, std::move(event)}, std::move(message));
   auto* states = &states_;
   const auto key = user_key(user);
   const auto owner = owner_of(key);
@@ -92,6 +99,7 @@ boost::asio::awaitable<publish_result> delivery::push_event(std::string user, st
 }
 
 boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std::string data) {
+  if (bus_) return via_bus(user_key(user), {'u', now_ms(), {}, {}}, std::move(data));
   auto* states = &states_;
   const auto key = user_key(user);
   const auto owner = owner_of(key);
@@ -125,6 +133,16 @@ hub::history_slice snapshot(shard::shard_state& owner, const std::string& key, s
 
 boost::asio::awaitable<hub::history_slice> delivery::history(std::string key, std::optional<std::uint64_t> since,
                                                              std::size_t limit, std::string epoch) {
+  if (bus_) {
+    auto initiate = [this, key = std::move(key), since, limit, epoch = std::move(epoch)](auto handler) mutable {
+      auto back = boost::asio::get_associated_executor(handler);
+      auto h = std::make_shared<decltype(handler)>(std::move(handler));
+      bus_history(std::move(key), since, std::move(epoch), limit, back,
+                  [h](hub::history_slice s) { std::move (*h)(std::move(s)); });
+    };
+    return boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(hub::history_slice)>(
+        std::move(initiate), boost::asio::use_awaitable);
+  }
   auto* states = &states_;
   const auto owner = owner_of(key);
   return pool_.run_on<hub::history_slice>(owner, [states, owner, key = std::move(key), since, limit,
@@ -136,6 +154,10 @@ boost::asio::awaitable<hub::history_slice> delivery::history(std::string key, st
 void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since, std::string epoch,
                              std::size_t limit, boost::asio::any_io_executor back,
                              std::function<void(hub::history_slice)> done) {
+  if (bus_) {
+    bus_history(std::move(key), since, std::move(epoch), limit, std::move(back), std::move(done));
+    return;
+  }
   const auto owner = owner_of(key);
   pool_.post_to(owner, [this, owner, key = std::move(key), since, epoch = std::move(epoch), limit,
                         back = std::move(back), done = std::move(done)]() mutable {
@@ -167,10 +189,20 @@ void delivery::presence(std::string topic, std::string user, bool arrived) {
 // unspecified, and the lambda below moves `key` away.
 void delivery::interest(std::string key, std::size_t shard, bool add) {
   const auto owner = owner_of(key);
-  pool_.post_to(owner, [this, owner, key = std::move(key), shard, add] {
-    auto& book = states_[owner]->interest;
-    add ? book.add(key, shard) : book.remove(key, shard);
-  });
+  pool_.post_to(owner, [this, owner, key = std::move(key), shard, add] { update_interest(owner, key, shard, add); });
+}
+
+void delivery::update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add) {
+  auto& st = *states_[owner];
+  const bool before = st.interest.of(key) != 0;
+  add ? st.interest.add(key, shard) : st.interest.remove(key, shard);
+  const bool after = st.interest.of(key) != 0;
+  if (!bus_ || before == after) return;
+  if (after) {
+    st.fleet.set_handle(key, bus_->listen(key));
+  } else {
+    bus_->unlisten(st.fleet.take_handle(key));
+  }
 }
 
 void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_executor back,
@@ -178,8 +210,13 @@ void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_
   const auto owner = owner_of(key);
   pool_.post_to(owner, [this, owner, key = std::move(key), shard, back = std::move(back),
                         done = std::move(done)]() mutable {
-    states_[owner]->interest.add(key, shard);
-    boost::asio::post(back, std::move(done));
+    update_interest(owner, key, shard, true);
+    // In a fleet, pushes reach this node once NATS has our subscription.
+    if (bus_) {
+      bus_->barrier(std::move(back), std::move(done));
+    } else {
+      boost::asio::post(back, std::move(done));
+    }
   });
 }
 

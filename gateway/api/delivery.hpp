@@ -10,8 +10,13 @@
 // and a history snapshot taken by the owner lines up exactly with the live
 // stream (see hub::catch_up). Each shard then delivers from its own registry
 // without locks. The frame is encoded once and shared.
-// This is the seam where a cross-node bus will hook in: a publication that
-// arrives from the bus takes the same path.
+// In a fleet (attach(bus)) the stream is the sequencer instead: a
+// publication goes to JetStream, which gives it its offset and republishes
+// it to every node listening to the key, this one included; on each node
+// the key's owner shard takes it from the bus exactly as it takes a local
+// one, encodes it once and fans it out (fleet_delivery.cpp). History comes
+// from the stream, so every node answers alike. The owners' interest
+// (interest_book) decides which keys a node listens to on the bus.
 //
 // None of the awaitable functions is a coroutine (see shard_pool::map_reduce);
 // each returns the awaitable of its operation.
@@ -30,6 +35,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "bus/bus_types.hpp"
 #include "hub/frame.hpp"
 #include "hub/registry.hpp"
 #include "hub/topic_log.hpp"
@@ -39,12 +45,21 @@ class shard_pool;
 struct shard_state;
 }  // namespace herald::shard
 
+namespace herald::bus {
+class nats_bus;
+}
+
 namespace herald::api {
 
 struct publish_result {
-  std::uint64_t offset = 0;  // the offset the owner assigned
-  std::size_t queued = 0;    // receivers that accepted the frame
+  std::uint64_t offset = 0;  // the offset the owner (or the fleet's stream) assigned
+  std::size_t queued = 0;    // receivers that accepted the frame (fleet: summed over nodes)
   std::size_t dropped = 0;   // receivers that refused it (slow or closing)
+  // Fleet only:
+  bool stored = true;        // false: JetStream did not confirm it (answer 503)
+  std::string error;         // why not stored
+  std::size_t nodes = 1;     // nodes that reported a count
+  bool partial = false;      // some node did not report within --bus-ack-timeout
 };
 
 struct presence_info {
@@ -53,9 +68,18 @@ struct presence_info {
   std::size_t connections = 0;
 };
 
-class delivery {
+class delivery : public bus::sink {
  public:
   delivery(shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states);
+
+  // Joins a fleet: from now on publications, history and counts go through
+  // `b`. Called once, before the node starts.
+  void attach(bus::nats_bus* b, std::string node_name);
+  bool in_fleet() const { return bus_ != nullptr; }
+
+  // bus::sink: called on a NATS thread; each posts to the key's owner shard.
+  void on_record(bus::record r) override;
+  void on_count_query(std::string key, std::string id, std::string reply_to) override;
 
   // The key of `user`'s personal log; it can never collide with a topic name.
   static std::string user_key(std::string_view user);
@@ -93,8 +117,22 @@ class delivery {
   boost::asio::awaitable<presence_info> presence_of(std::string topic);
 
  private:
+  // Fleet paths (fleet_delivery.cpp).
+  boost::asio::awaitable<publish_result> via_bus(std::string key, bus::envelope env, std::string data);
+  void deliver_unsequenced(std::string key, bus::envelope env, std::string data, boost::asio::any_io_executor back,
+                           std::function<void(publish_result)> done);
+  void receive(std::size_t owner, bus::record r);
+  void answer_count(std::size_t owner, const std::string& key, const std::string& id, std::string reply_to);
+  void bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
+                   boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
+  // On `owner`: records `shard`'s interest in `key`; in a fleet, listens to
+  // the key on the bus while any shard is interested.
+  void update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add);
+
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;
+  bus::nats_bus* bus_ = nullptr;
+  std::string node_name_;
 };
 
 }  // namespace herald::api

@@ -9,6 +9,7 @@
 
 #include "api/delivery.hpp"
 #include "api/token_auth.hpp"
+#include "bus/nats_bus.hpp"
 #include "config/options.hpp"
 #include "hub/frame.hpp"
 #include "metrics/exposition.hpp"
@@ -73,8 +74,15 @@ response text_response(http::status status, std::string_view body, unsigned vers
 
 http_api::http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
                    std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
-                   const std::atomic<bool>& ready)
-    : opts_(opts), auth_(auth), deliver_(deliver), pool_(pool), states_(states), exposition_(exposition), ready_(ready) {}
+                   const std::atomic<bool>& ready, const bus::nats_bus* bus)
+    : opts_(opts),
+      auth_(auth),
+      deliver_(deliver),
+      pool_(pool),
+      states_(states),
+      exposition_(exposition),
+      ready_(ready),
+      bus_(bus) {}
 
 boost::asio::awaitable<response> http_api::handle(const request& req, shard::shard_state& local) {
   const auto path = path_of(req);
@@ -138,6 +146,12 @@ boost::asio::awaitable<response> http_api::compat_push(const request& req, shard
   if (!parsed) co_return text_response(http::status::bad_request, "request data illegal", req.version());
   auto& p = *parsed.value;
   auto r = co_await deliver_.push_event(std::move(p.user), std::move(p.event), std::move(p.message));
+  if (!r.stored) {
+    co_return text_response(http::status::service_unavailable,
+                            "bus unavailable: message not stored (" + r.error + "); delivered to " +
+                                std::to_string(r.queued) + " clients on this node",
+                            req.version());
+  }
   co_return text_response(http::status::ok, "message sent to " + std::to_string(r.queued) + " clients",
                           req.version());
 }
@@ -150,7 +164,7 @@ boost::asio::awaitable<response> http_api::publish(const request& req, shard::sh
   }
   auto& p = *parsed.value;
   auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), {});
-  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
+  co_return delivered(r, req.version());
 }
 
 boost::asio::awaitable<response> http_api::user_push(const request& req, shard::shard_state& local) {
@@ -161,7 +175,7 @@ boost::asio::awaitable<response> http_api::user_push(const request& req, shard::
   }
   auto& p = *parsed.value;
   auto r = co_await deliver_.push_user(std::move(p.user), std::move(p.data));
-  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
+  co_return delivered(r, req.version());
 }
 
 boost::asio::awaitable<response> http_api::client_publish(const request& req, shard::shard_state& local) {
@@ -175,7 +189,7 @@ boost::asio::awaitable<response> http_api::client_publish(const request& req, sh
                          req.version());
   }
   auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), std::move(*user));
-  co_return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), req.version());
+  co_return delivered(r, req.version());
 }
 
 boost::asio::awaitable<response> http_api::history(const request& req) {
@@ -192,6 +206,10 @@ boost::asio::awaitable<response> http_api::history(const request& req) {
                          "since must be an offset and limit 1-1000", req.version());
   }
   auto slice = co_await deliver_.history(*topic, since.value_or(0), limit.value_or(1000), q.get("epoch").value_or(""));
+  if (slice.unavailable) {
+    co_return json_error(http::status::service_unavailable, "bus_unavailable", "the fleet's history cannot be read now",
+                         req.version());
+  }
   if (since && *since > slice.offset && slice.recovered) {
     co_return json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset", req.version());
   }
@@ -232,13 +250,29 @@ boost::asio::awaitable<response> http_api::scrape(const request& req) {
         copy.history_bytes = st.topics.bytes();
         copy.history_evictions = st.topics.evictions();
         copy.topics = st.registry.topic_count();
+        copy.bus_listened = st.fleet.listened();
         return copy;
       },
       std::vector<metrics::shard_stats>{},
       [](std::vector<metrics::shard_stats>& all, metrics::shard_stats&& s) { all.push_back(std::move(s)); });
+  metrics::bus_snapshot bus;
+  if (bus_) {
+    const auto& c = bus_->counters();
+    bus.enabled = true;
+    bus.connected = bus_->connected();
+    bus.reconnects = c.reconnects.load();
+    bus.disconnects = c.disconnects.load();
+    bus.failed_disconnected = c.publish_failed_disconnected.load();
+    bus.failed_timeout = c.publish_failed_timeout.load();
+    bus.failed_rejected = c.publish_failed_rejected.load();
+    bus.partial_answers = c.partial_answers.load();
+    bus.history_failures = c.history_failures.load();
+    bus.slow_consumer_errors = c.slow_consumer_errors.load();
+    bus.fleet_nodes = bus_->fleet_nodes();
+  }
   response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.body() = exposition_.render(snapshots);
+  res.body() = exposition_.render(snapshots, bus);
   co_return res;
 }
 
@@ -267,6 +301,15 @@ bool safe_name(std::string_view name) {
 }
 
 }  // namespace
+
+response http_api::delivered(const publish_result& r, unsigned version) const {
+  if (!r.stored) {
+    return json_response(http::status::service_unavailable,
+                         proto::encode_bus_unavailable(r.error, r.queued), version);
+  }
+  if (!deliver_.in_fleet()) return json_response(http::status::ok, proto::encode_delivered(r.queued, r.offset), version);
+  return json_response(http::status::ok, proto::encode_fleet_delivered(r.queued, r.offset, r.nodes, r.partial), version);
+}
 
 response http_api::static_file(const request& req, std::string_view path) const {
   std::string_view name = path == "/" ? std::string_view("index.html") : path.substr(1);

@@ -22,6 +22,9 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+namespace herald::bus {
+class nats_bus;
+}
 namespace herald::config {
 struct options;
 }
@@ -52,7 +55,7 @@ class http_api {
  public:
   http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
            std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
-           const std::atomic<bool>& ready);
+           const std::atomic<bool>& ready, const bus::nats_bus* bus = nullptr);
 
   // `req` must outlive the returned awaitable (it lives in the caller's frame).
   boost::asio::awaitable<response> handle(const request& req, shard::shard_state& local);
@@ -67,6 +70,9 @@ class http_api {
   boost::asio::awaitable<response> scrape(const request& req);
   response static_file(const request& req, std::string_view path) const;
   bool authorized(const request& req) const;
+  // The JSON answer to a publication: 200 with the counts, or 503 when the
+  // fleet's stream did not store it.
+  response delivered(const struct publish_result& r, unsigned version) const;
 
   const config::options& opts_;
   const token_auth& auth_;
@@ -75,6 +81,7 @@ class http_api {
   std::vector<std::unique_ptr<shard::shard_state>>& states_;
   metrics::exposition& exposition_;
   const std::atomic<bool>& ready_;
+  const bus::nats_bus* bus_;
 };
 
 }  // namespace herald::api

@@ -94,6 +94,24 @@ parse_outcome parse_options(int argc, char** argv) {
   o.www_dir = default_www_dir();
   add_seconds(app, "--poll-timeout", o.poll_timeout, "Default seconds a long-poll is held");
   add_seconds(app, "--poll-max-timeout", o.poll_max_timeout, "Largest timeout a long-poll may ask for");
+  app.add_option("--bus", o.bus_urls,
+                 "NATS server URLs (nats://host:port, repeatable or comma-separated); turns on the fleet: "
+                 "cross-node delivery, fleet-wide counts, history in JetStream")
+      ->delimiter(',');
+  app.add_option("--node-name", o.node_name, "This node's name in logs, metrics and answers")
+      ->default_str("host:port of --listen");
+  add_seconds(app, "--bus-ack-timeout", o.bus_ack_timeout,
+              "Seconds a publish waits for JetStream's ack and every node's count before answering partial");
+  app.add_option("--bus-stream", o.bus_stream, "JetStream stream holding the fleet's history")->capture_default_str();
+  app.add_option("--bus-replicas", o.bus_replicas, "Replicas of the history stream (3 on a NATS cluster)")
+      ->check(CLI::Range(1, 5))->capture_default_str();
+  app.add_flag("--proxy-protocol", o.proxy_protocol,
+               "Every connection must start with a PROXY protocol v2 header (LOCAL accepted for health checks)");
+  add_seconds(app, "--proxy-header-timeout", o.proxy_header_timeout, "Seconds allowed to send the PROXY header");
+  add_seconds(app, "--drain-grace", o.drain_grace,
+              "On SIGTERM, seconds to keep serving with /readyz 503 before closing connections", true);
+  add_seconds(app, "--drain-spread", o.drain_spread,
+              "Seconds over which draining WebSockets are closed, so reconnects do not arrive as one wave", true);
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
   try {
@@ -105,6 +123,7 @@ parse_outcome parse_options(int argc, char** argv) {
     std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
     return {std::nullopt, 2};
   }
+  if (o.node_name.empty()) o.node_name = listen;
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   if (o.threads > 64) {
     std::fprintf(stderr, "--threads: at most 64 shards\n");

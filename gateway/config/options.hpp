@@ -48,6 +48,23 @@ struct options {
   seconds_d poll_max_timeout{60};
 
   std::string log_level = "info";
+
+  // Fleet (issue 7). Without `bus_urls` the node is standalone: routing,
+  // history and presence stay in-process.
+  std::vector<std::string> bus_urls;        // nats://host:port, one per server
+  std::string node_name;                    // default: host:port of --listen
+  seconds_d bus_ack_timeout{0.5};           // wait for JetStream's ack and the nodes' counts
+  std::string bus_stream = "HERALD";        // JetStream stream holding every node's history
+  int bus_replicas = 1;                     // stream replicas (3 on a 3-server NATS cluster)
+
+  // PROXY protocol v2 from an L4 balancer: every connection must start with it.
+  bool proxy_protocol = false;
+  seconds_d proxy_header_timeout{3};
+
+  // Drain on SIGTERM: keep serving (readyz 503) for `drain_grace`, then close
+  // WebSockets spread over `drain_spread`, all within `drain_timeout`.
+  seconds_d drain_grace{2};
+  seconds_d drain_spread{3};
 };
 
 struct parse_outcome {

@@ -27,7 +27,9 @@ std::vector<local_frame> catch_up::merge(const history_slice& slice) const {
 bool catch_up::recovered(const history_slice& slice, const std::vector<local_frame>& merged) const {
   if (slice.recovered || slice.epoch_changed || !since_) return slice.recovered;
   for (const auto& f : merged) {
-    if (f->offset != 0) return f->offset == *since_ + 1;  // the first message follows on
+    // The first message follows on: its known predecessor is `since`, or
+    // (offsets without gaps, or unknown predecessor) it is since + 1.
+    if (f->offset != 0) return f->prev != 0 ? f->prev == *since_ : f->offset == *since_ + 1;
   }
   return false;
 }

@@ -26,6 +26,7 @@ struct message {
   frame_kind kind = frame_kind::reply;
   std::string topic;        // topic name, or the user for user_message
   std::uint64_t offset = 0; // 0: not part of a topic's sequence
+  std::uint64_t prev = 0;   // the key's previous offset, when known (fleet: from the stream; 0 unknown)
   std::int64_t ts_ms = 0;   // server time of publication, Unix ms
   std::string event;        // compat pushes: the wserver event
   std::string data;         // the JSON payload (long-poll/SSE re-encode from it)

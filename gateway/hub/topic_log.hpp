@@ -32,6 +32,7 @@ struct history_slice {
   std::uint64_t offset = 0;     // last offset assigned in this topic
   bool recovered = true;        // false: what was asked for is no longer kept
   bool epoch_changed = false;   // the caller's epoch is not this log's
+  bool unavailable = false;     // fleet: the bus could not answer (no position known)
   std::vector<shared_frame> messages;
 };
 

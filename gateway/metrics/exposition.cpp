@@ -66,6 +66,17 @@ MetricFamily closes(const std::vector<shard_stats>& shards) {
   return f;
 }
 
+MetricFamily proxy_rejects(const std::vector<shard_stats>& shards) {
+  auto f = family("herald_proxy_header_rejected_total",
+                  "Connections dropped because their PROXY v2 header was missing or bad, by reason.",
+                  MetricType::Counter);
+  for (std::size_t r = 0; r < static_cast<std::size_t>(proxy_reject::count_); ++r) {
+    double v = sum_of(shards, [r](const shard_stats& s) { return s.proxy_rejected[r]; });
+    add_value(f, v, {{"reason", to_string(static_cast<proxy_reject>(r))}});
+  }
+  return f;
+}
+
 MetricFamily client_errors(const std::vector<shard_stats>& shards) {
   auto f = family("herald_client_errors_total", "Error frames sent to WebSocket clients, by code.", MetricType::Counter);
   std::map<std::string, std::uint64_t> merged;
@@ -88,6 +99,21 @@ MetricFamily http_requests(const std::vector<shard_stats>& shards) {
   return f;
 }
 
+ClientMetric histogram_metric(const latency_histogram& h, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i) {
+    cumulative += h.counts()[i];
+    m.histogram.bucket.push_back({cumulative, latency_histogram::bounds[i]});
+  }
+  cumulative += h.counts().back();
+  m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = cumulative;
+  m.histogram.sample_sum = h.sum();
+  return m;
+}
+
 MetricFamily push_latency(const std::vector<shard_stats>& shards) {
   auto f = family("herald_push_duration_seconds", "Time from a push request's arrival to its answer.",
                   MetricType::Histogram);
@@ -95,31 +121,72 @@ MetricFamily push_latency(const std::vector<shard_stats>& shards) {
   for (const auto& s : shards) {
     for (const auto& [endpoint, h] : s.push_latency) merged[endpoint].merge(h);
   }
-  for (const auto& [endpoint, h] : merged) {
-    ClientMetric m;
-    m.label = {{"endpoint", endpoint}};
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i) {
-      cumulative += h.counts()[i];
-      m.histogram.bucket.push_back({cumulative, latency_histogram::bounds[i]});
-    }
-    cumulative += h.counts().back();
-    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
-    m.histogram.sample_count = cumulative;
-    m.histogram.sample_sum = h.sum();
-    f.metric.push_back(std::move(m));
-  }
+  for (const auto& [endpoint, h] : merged) f.metric.push_back(histogram_metric(h, {{"endpoint", endpoint}}));
   return f;
+}
+
+MetricFamily gauge_of(std::string name, std::string help, double v) {
+  auto f = family(std::move(name), std::move(help), MetricType::Gauge);
+  add_value(f, v);
+  return f;
+}
+
+MetricFamily counter_of(std::string name, std::string help, double v) {
+  auto f = family(std::move(name), std::move(help), MetricType::Counter);
+  add_value(f, v);
+  return f;
+}
+
+// The fleet's figures. Present on every node (zeros without --bus), so
+// dashboards and alert rules need no special case.
+void add_bus(std::vector<MetricFamily>& out, const std::vector<shard_stats>& shards, const bus_snapshot& b) {
+  out.push_back(gauge_of("herald_bus_enabled", "1 when the node runs in a fleet (--bus).", b.enabled));
+  out.push_back(gauge_of("herald_bus_connected", "1 while connected to NATS.", b.connected));
+  out.push_back(counter_of("herald_bus_reconnects_total", "Reconnections to NATS after a loss.",
+                           static_cast<double>(b.reconnects)));
+  out.push_back(counter_of("herald_bus_disconnects_total", "Connections to NATS lost.",
+                           static_cast<double>(b.disconnects)));
+  auto failed = family("herald_bus_publish_failures_total",
+                       "Publications not confirmed stored by JetStream (answered 503), by reason.",
+                       MetricType::Counter);
+  add_value(failed, static_cast<double>(b.failed_disconnected), {{"reason", "disconnected"}});
+  add_value(failed, static_cast<double>(b.failed_timeout), {{"reason", "timeout"}});
+  add_value(failed, static_cast<double>(b.failed_rejected), {{"reason", "rejected"}});
+  out.push_back(std::move(failed));
+  out.push_back(counter_of("herald_bus_partial_answers_total",
+                           "Publications answered before every node reported its count.",
+                           static_cast<double>(b.partial_answers)));
+  out.push_back(counter_of("herald_bus_history_failures_total", "History reads the bus could not answer.",
+                           static_cast<double>(b.history_failures)));
+  out.push_back(counter_of("herald_bus_slow_consumer_errors_total",
+                           "Times NATS dropped messages for this node because it fell behind.",
+                           static_cast<double>(b.slow_consumer_errors)));
+  out.push_back(gauge_of("herald_fleet_nodes", "Nodes seen on the bus, this one included.",
+                         static_cast<double>(b.fleet_nodes)));
+  out.push_back(counter(shards, "herald_bus_messages_received_total",
+                        "Publications received from the bus for local receivers.", &shard_stats::bus_received));
+  auto listened = family("herald_bus_listened_keys", "Topics and users this node listens to on the bus.",
+                         MetricType::Gauge);
+  add_value(listened, sum_of(shards, [](const shard_stats& s) { return s.bus_listened; }));
+  out.push_back(std::move(listened));
+  auto lag = family("herald_bus_cross_node_lag_seconds",
+                    "From publication (publisher's clock) to arrival here through the bus.", MetricType::Histogram);
+  latency_histogram merged;
+  for (const auto& s : shards) merged.merge(s.bus_lag);
+  lag.metric.push_back(histogram_metric(merged, {}));
+  out.push_back(std::move(lag));
 }
 
 }  // namespace
 
-exposition::exposition(std::string version) : registry_(std::make_shared<prometheus::Registry>()) {
+exposition::exposition(std::string version, std::string node) : registry_(std::make_shared<prometheus::Registry>()) {
+  std::map<std::string, std::string> labels{{"version", std::move(version)}};
+  if (!node.empty()) labels.emplace("node", std::move(node));
   prometheus::BuildGauge()
       .Name("herald_build_info")
       .Help("Herald build information; the value is always 1.")
       .Register(*registry_)
-      .Add({{"version", std::move(version)}})
+      .Add(labels)
       .Set(1);
   ready_ = &prometheus::BuildGauge()
                 .Name("herald_ready")
@@ -133,7 +200,7 @@ exposition::~exposition() = default;
 
 void exposition::set_ready(bool ready) { ready_->Set(ready ? 1 : 0); }
 
-std::string exposition::render(const std::vector<shard_stats>& shards) const {
+std::string exposition::render(const std::vector<shard_stats>& shards, const bus_snapshot& bus) const {
   std::vector<MetricFamily> families = registry_->Collect();
   families.push_back(open_connections(shards));
   families.push_back(counter(shards, "herald_connections_accepted_total", "TCP connections accepted.",
@@ -153,6 +220,7 @@ std::string exposition::render(const std::vector<shard_stats>& shards) const {
   families.push_back(std::move(slow));
   families.push_back(counter(shards, "herald_pings_sent_total", "Heartbeat pings sent.", &shard_stats::pings_sent));
   families.push_back(closes(shards));
+  families.push_back(proxy_rejects(shards));
   families.push_back(client_errors(shards));
   families.push_back(http_requests(shards));
   families.push_back(push_latency(shards));
@@ -178,6 +246,7 @@ std::string exposition::render(const std::vector<shard_stats>& shards) const {
   auto topics = family("herald_topics", "Topics with a subscriber, summed over shards.", MetricType::Gauge);
   add_value(topics, sum_of(shards, [](const shard_stats& s) { return s.topics; }));
   families.push_back(std::move(topics));
+  add_bus(families, shards, bus);
   return prometheus::TextSerializer().Serialize(families);
 }
 

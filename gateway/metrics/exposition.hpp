@@ -23,16 +23,32 @@ class Gauge;
 
 namespace herald::metrics {
 
+// The bus's own figures, copied at scrape time (bus::nats_bus counters).
+struct bus_snapshot {
+  bool enabled = false;
+  bool connected = false;
+  std::uint64_t reconnects = 0;
+  std::uint64_t disconnects = 0;
+  std::uint64_t failed_disconnected = 0;
+  std::uint64_t failed_timeout = 0;
+  std::uint64_t failed_rejected = 0;
+  std::uint64_t partial_answers = 0;
+  std::uint64_t history_failures = 0;
+  std::uint64_t slow_consumer_errors = 0;
+  std::uint64_t fleet_nodes = 1;
+};
+
 class exposition {
  public:
-  explicit exposition(std::string version);
+  // `node` (--node-name) labels herald_build_info; empty: no label.
+  explicit exposition(std::string version, std::string node = {});
   ~exposition();
 
   // Sets herald_ready (1 while accepting, 0 while draining).
   void set_ready(bool ready);
 
   // Renders every metric; `shards[i]` is a snapshot of shard i.
-  std::string render(const std::vector<shard_stats>& shards) const;
+  std::string render(const std::vector<shard_stats>& shards, const bus_snapshot& bus = {}) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

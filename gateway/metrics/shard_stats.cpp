@@ -18,6 +18,17 @@ const char* to_string(close_reason r) {
   return "unknown";
 }
 
+const char* to_string(proxy_reject r) {
+  switch (r) {
+    case proxy_reject::bad_signature: return "bad_signature";
+    case proxy_reject::malformed: return "malformed";
+    case proxy_reject::truncated: return "truncated";
+    case proxy_reject::timeout: return "timeout";
+    case proxy_reject::count_: break;
+  }
+  return "unknown";
+}
+
 void latency_histogram::observe(double seconds) {
   auto it = std::lower_bound(bounds.begin(), bounds.end(), seconds);
   ++counts_[static_cast<std::size_t>(it - bounds.begin())];

@@ -24,6 +24,17 @@ enum class close_reason : std::uint8_t {
 };
 const char* to_string(close_reason r);
 
+// Why a connection was dropped before HTTP because its PROXY v2 header
+// (--proxy-protocol) was not acceptable.
+enum class proxy_reject : std::uint8_t {
+  bad_signature,  // no PROXY v2 header: plain HTTP, PROXY v1, noise
+  malformed,      // v2 signature, but a bad version, command, family or length
+  truncated,      // the connection ended inside the header
+  timeout,        // not complete within --proxy-header-timeout
+  count_
+};
+const char* to_string(proxy_reject r);
+
 // Fixed-bucket latency histogram; bounds in seconds.
 class latency_histogram {
  public:
@@ -49,6 +60,7 @@ struct shard_stats {
   std::uint64_t dropped_closed = 0;        // refused or discarded: connection closing
   std::uint64_t pings_sent = 0;            // heartbeat pings
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
+  std::array<std::uint64_t, static_cast<std::size_t>(proxy_reject::count_)> proxy_rejected{};
   std::map<std::string, std::uint64_t> client_errors;                     // by error code
   std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
   std::map<std::string, latency_histogram> push_latency;                  // by endpoint
@@ -59,9 +71,15 @@ struct shard_stats {
   std::uint64_t history_bytes = 0;
   std::uint64_t history_evictions = 0;
   std::uint64_t users = 0;   // gauge, filled at snapshot time
+  // Fleet: publications received from the bus (by their keys' owner shards)
+  // and how long after publication they arrived (the publisher's clock).
+  std::uint64_t bus_received = 0;
+  latency_histogram bus_lag;
+  std::uint64_t bus_listened = 0;  // gauge, filled at snapshot time: keys this shard listens to
   std::uint64_t topics = 0;  // gauge, filled at snapshot time
 
   void count_close(close_reason r) { ++closes[static_cast<std::size_t>(r)]; }
+  void count_proxy_reject(proxy_reject r) { ++proxy_rejected[static_cast<std::size_t>(r)]; }
 };
 
 }  // namespace herald::metrics

@@ -1,5 +1,9 @@
 #include "net/http_session.hpp"
 
+#include <array>
+#include <span>
+#include <variant>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,12 +17,15 @@
 
 #include "api/http_api.hpp"
 #include "config/options.hpp"
+#include "net/endpoint_text.hpp"
 #include "net/long_poll.hpp"
+#include "net/proxy_header.hpp"
 #include "net/shard_context.hpp"
 #include "net/sse_stream.hpp"
 #include "net/unexpected.hpp"
 #include "net/ws_session.hpp"
 #include "shard/shard_state.hpp"
+#include "util/log.hpp"
 
 namespace herald::net {
 
@@ -82,11 +89,58 @@ std::optional<api::response> check_upgrade(const api::request& req, shard_contex
   return std::nullopt;
 }
 
-asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api) {
+void reject_proxy_header(shard_context& ctx, std::uint64_t id, const tcp::endpoint& peer, metrics::proxy_reject why,
+                         const char* detail) {
+  ctx.state.stats.count_proxy_reject(why);
+  if (!util::log_enabled(util::log_level::debug)) return;
+  util::log(util::log_level::debug, "proxy header rejected",
+            {{"conn", std::to_string(id)}, {"peer", endpoint_text(peer)}, {"reason", detail}});
+}
+
+// Reads the PROXY v2 header that must open the connection, exactly: never a
+// byte past it, so the HTTP parser starts at the request's first byte. On
+// success `peer` becomes the client the header names (PROXY over TCP) or
+// stays the socket's (LOCAL, other families). False: drop the connection;
+// it has been counted. The balancer gets no HTTP answer: it would not read one.
+asio::awaitable<bool> accept_proxy_header(stream_t& stream, std::uint64_t id, shard_context& ctx, tcp::endpoint& peer) {
+  std::array<std::uint8_t, proxy_header_max> bytes;
+  std::size_t have = 0;
+  // One deadline for the whole header, however slowly it trickles in.
+  stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.proxy_header_timeout));
+  for (;;) {
+    const auto parsed = parse_proxy_header(std::span<const std::uint8_t>(bytes.data(), have));
+    if (const auto* h = std::get_if<proxy_header>(&parsed)) {
+      if (h->source) peer = *h->source;
+      co_return true;
+    }
+    if (const auto* e = std::get_if<proxy_error>(&parsed)) {
+      const auto why = *e == proxy_error::bad_signature ? metrics::proxy_reject::bad_signature
+                                                         : metrics::proxy_reject::malformed;
+      reject_proxy_header(ctx, id, peer, why, to_string(*e));
+      co_return false;
+    }
+    const std::size_t want = std::get<proxy_need_more>(parsed).total;
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(bytes.data() + have, want - have), use_tuple);
+    if (ec) {
+      const bool late = ec == beast::error::timeout;
+      reject_proxy_header(ctx, id, peer, late ? metrics::proxy_reject::timeout : metrics::proxy_reject::truncated,
+                          late ? "timeout" : "truncated");
+      co_return false;
+    }
+    have += n;
+  }
+}
+
+asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint peer, shard_context& ctx,
+                            api::http_api& api) {
   ++ctx.state.stats.connections_accepted;
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   stream_t stream(std::move(socket));
+  if (ctx.opts.proxy_protocol) {
+    const bool accepted = co_await accept_proxy_header(stream, id, ctx, peer);
+    if (!accepted) co_return;
+  }
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -108,7 +162,7 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ct
         co_return;
       }
       stream.expires_never();
-      ws_session::start(std::make_shared<ws_session>(stream.release_socket(), id, ctx), std::move(req));
+      ws_session::start(std::make_shared<ws_session>(stream.release_socket(), id, peer, ctx), std::move(req));
       co_return;
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;
@@ -140,9 +194,10 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, shard_context& ct
 
 }  // namespace
 
-void http_session::start(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api) {
+void http_session::start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+                         api::http_api& api) {
   auto ex = socket.get_executor();
-  asio::co_spawn(ex, serve(std::move(socket), id, ctx, api), log_unexpected{"http_session"});
+  asio::co_spawn(ex, serve(std::move(socket), id, peer, ctx, api), log_unexpected{"http_session"});
 }
 
 }  // namespace herald::net

@@ -8,6 +8,12 @@
 // these closes the connection because the rest of the stream cannot be
 // trusted.
 //
+// With --proxy-protocol the connection must open with a PROXY v2 header
+// (net/proxy_header), read exactly and within --proxy-header-timeout before
+// any HTTP byte; a missing or bad one drops the connection, counted in
+// herald_proxy_header_rejected_total{reason}. The client address it carries
+// replaces the socket's peer for logs (and anything else keyed by client).
+//
 // Thread contract: shard-local. The whole session is one coroutine on the
 // socket's shard; its state lives in the coroutine frame and is gone after
 // an upgrade.
@@ -25,9 +31,10 @@ class shard_context;
 
 class http_session {
  public:
-  // Serves `socket` (already on its shard's executor) until it closes or
-  // upgrades.
-  static void start(socket_t socket, std::uint64_t id, shard_context& ctx, api::http_api& api);
+  // Serves `socket` (already on its shard's executor, accepted from `peer`)
+  // until it closes or upgrades.
+  static void start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+                    api::http_api& api);
 };
 
 }  // namespace herald::net

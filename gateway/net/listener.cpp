@@ -44,7 +44,9 @@ asio::awaitable<void> listener::accept_loop() {
   for (;;) {
     const std::uint64_t id = next_id_;
     const std::size_t shard = pool_.shard_of(id);
-    auto [ec, socket] = co_await acceptor_->async_accept(pool_.executor(shard), use_tuple);
+    // The accept itself fills in the peer: no getpeername() per connection.
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor_->async_accept(pool_.executor(shard), peer, use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) {
       // Out of file descriptors (or a transient error): pause instead of
@@ -55,7 +57,7 @@ asio::awaitable<void> listener::accept_loop() {
       continue;
     }
     ++next_id_;
-    http_session::start(std::move(socket), id, *contexts_[shard], api_);
+    http_session::start(std::move(socket), id, peer, *contexts_[shard], api_);
   }
 }
 

@@ -18,7 +18,9 @@ namespace herald::net {
 
 shard_context::shard_context(executor_t ex, shard::shard_state& st, const config::options& o,
                              const api::token_auth& a, api::delivery& d, std::atomic<std::size_t>& total)
-    : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total), timer_(std::make_unique<asio::steady_timer>(ex)) {}
+    : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total),
+      timer_(std::make_unique<asio::steady_timer>(ex)),
+      drain_timer_(std::make_unique<asio::steady_timer>(ex)) {}
 
 void shard_context::add(ws_session* s) {
   assert(executor.running_in_this_thread());
@@ -76,6 +78,9 @@ void shard_context::unbind_user(hub::subscriber* s, const std::string& user) {
 void shard_context::add_held(held_request* r) {
   r->held_index = static_cast<std::uint32_t>(held_.size());
   held_.push_back(r);
+  // release() only marks it and wakes its coroutine, which then answers (or
+  // ends its stream) instead of waiting past the drain.
+  if (held_released_) r->release();
 }
 
 void shard_context::remove_held(held_request* r) {
@@ -93,15 +98,44 @@ void shard_context::start() {
 void shard_context::shutdown() {
   stopped_ = true;
   timer_.reset();
+  drain_timer_.reset();
 }
 
-void shard_context::drain() {
-  draining = true;
-  // close() never tears a session down synchronously, so the table is stable
-  // while we walk it.
-  for (ws_session* s : sessions_) s->close(metrics::close_reason::shutdown, true);
+void shard_context::begin_drain() { draining = true; }
+
+void shard_context::close_all(std::chrono::steady_clock::duration spread) {
+  assert(executor.running_in_this_thread());
+  begin_drain();
+  held_released_ = true;
   // release() only wakes the request's coroutine; it unregisters later.
   for (held_request* r : held_) r->release();
+  // The table changes while the batches run (sessions end and swap places),
+  // so they walk a snapshot: a session that ended meanwhile is skipped, one
+  // that joins later is closed by its own handshake.
+  std::vector<std::weak_ptr<ws_session>> targets;
+  targets.reserve(sessions_.size());
+  for (ws_session* s : sessions_) targets.push_back(s->weak_from_this());
+  asio::co_spawn(executor, close_loop(std::move(targets), spread), log_unexpected{"drain"});
+}
+
+// Batch b (of n, one per period) closes the snapshot up to b/n of it: the
+// batches differ by at most one session and the last takes the remainder.
+// close() never tears a session down synchronously, and one already closing
+// (slow consumer, idle) ignores it.
+asio::awaitable<void> shard_context::close_loop(std::vector<std::weak_ptr<ws_session>> targets,
+                                                std::chrono::steady_clock::duration spread) {
+  constexpr auto period = std::chrono::milliseconds(20);
+  const std::size_t batches = std::max<std::size_t>(1, static_cast<std::size_t>(spread / period));
+  std::size_t closed = 0;
+  for (std::size_t b = 1; b <= batches && !stopped_; ++b) {
+    for (const std::size_t until = targets.size() * b / batches; closed < until; ++closed) {
+      if (auto s = targets[closed].lock()) s->close(metrics::close_reason::shutdown, true);
+      targets[closed].reset();  // an ended session's memory (make_shared) goes now
+    }
+    if (closed == targets.size()) break;
+    drain_timer_->expires_after(period);
+    co_await drain_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 // A quarter of the shortest heartbeat interval keeps each deadline within

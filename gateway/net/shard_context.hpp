@@ -8,6 +8,10 @@
 // connections whose closing handshake overran. A per-connection timer would
 // cost a pending operation (and its memory) on every idle connection.
 //
+// Drain (see server::drain) comes in two steps: begin_drain() refuses
+// upgrades while everything else is still served, close_all() then closes
+// the sessions in even batches over --drain-spread.
+//
 // Thread contract: shard-local, except `open_total` (an atomic shared by all
 // shards, touched once per connection open/close, never per message).
 #include <atomic>
@@ -55,6 +59,10 @@ class shard_context {
   executor_t executor;
   std::atomic<std::size_t>& open_total;
   bool draining = false;
+  // Test seam: when set, runs on this shard after each WebSocket handshake,
+  // just before the session joins the table, so a test can put a drain in
+  // exactly that gap. Set before the shard's thread starts.
+  std::function<void(shard_context&)> after_handshake;
 
   void add(ws_session* s);
   void remove(ws_session* s);
@@ -78,7 +86,8 @@ class shard_context {
                     std::function<void()> on_reachable = {});
   void unbind_user(hub::subscriber* s, const std::string& user);
 
-  // Held HTTP requests (long-polls, SSE streams), released on drain.
+  // Held HTTP requests (long-polls, SSE streams), released on drain; one
+  // that arrives after the release is released as it registers.
   void add_held(held_request* r);
   void remove_held(held_request* r);
 
@@ -88,17 +97,27 @@ class shard_context {
   // away and held requests skip unregistering (see server::stop).
   void shutdown();
   bool stopped() const { return stopped_; }
-  // Closes every session with 1001 after flushing what is queued for it,
-  // and releases every held request.
-  void drain();
+  // Drain, first step: from now on upgrades are refused (503) and
+  // keep-alive ends, everything else is still served; a session whose
+  // handshake completes from now on is closed at once (ws_session).
+  void begin_drain();
+  // Drain, second step (implies the first): answers every held request and
+  // closes every session with 1001 after flushing what is queued for it, in
+  // even batches over `spread` (at once when it is under one batch period),
+  // so their reconnects reach the other nodes as a ramp, not a wave.
+  void close_all(std::chrono::steady_clock::duration spread);
 
  private:
   asio::awaitable<void> sweep_loop();
   std::chrono::steady_clock::duration sweep_period() const;
+  asio::awaitable<void> close_loop(std::vector<std::weak_ptr<ws_session>> targets,
+                                   std::chrono::steady_clock::duration spread);
 
   std::vector<ws_session*> sessions_;
   std::vector<held_request*> held_;
   std::unique_ptr<asio::steady_timer> timer_;
+  std::unique_ptr<asio::steady_timer> drain_timer_;  // paces close_loop's batches
+  bool held_released_ = false;                        // close_all() ran
   bool stopped_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include "api/delivery.hpp"
 #include "api/token_auth.hpp"
 #include "config/options.hpp"
+#include "net/endpoint_text.hpp"
 #include "net/shard_context.hpp"
 #include "net/unexpected.hpp"
 #include "proto/codec.hpp"
@@ -52,8 +53,8 @@ bool older_than(ws_session::clock::time_point then, ws_session::clock::time_poin
 
 }  // namespace
 
-ws_session::ws_session(socket_t socket, std::uint64_t id, shard_context& ctx)
-    : ws_(std::move(socket)), ctx_(ctx), id_(id) {}
+ws_session::ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx)
+    : ws_(std::move(socket)), ctx_(ctx), id_(id), peer_(peer) {}
 
 ws_session::~ws_session() = default;
 
@@ -78,15 +79,22 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
   configure();
   auto [ec] = co_await ws_.async_accept(req, use_tuple);
   if (ec) {
-    util::log(util::log_level::debug, "websocket handshake failed",
-              {{"conn", std::to_string(id_)}, {"error", ec.message()}});
+    if (util::log_enabled(util::log_level::debug)) {
+      util::log(util::log_level::debug, "websocket handshake failed",
+                {{"conn", std::to_string(id_)}, {"peer", endpoint_text(peer_)}, {"error", ec.message()}});
+    }
     co_return false;
   }
+  if (ctx_.after_handshake) ctx_.after_handshake(ctx_);
   ws_.text(true);
   open_ = true;
   last_activity_ = last_ping_ = clock::now();
   ctx_.add(this);
   ++ctx_.state.stats.websocket_sessions;
+  // The upgrade passed the drain check in http_session, but the drain may
+  // have closed this shard's sessions since: going on would leave this one
+  // open until the drain timeout. It leaves like the others, with 1001.
+  if (ctx_.draining) close(close_reason::shutdown, true);
   co_return true;
 }
 
@@ -286,7 +294,10 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   st.stats.dropped_closed += queue_.clear();
   ctx_.remove(this);
   force_close();  // wakes a writer still blocked on a stalled peer
-  util::log(util::log_level::debug, "websocket closed", {{"conn", std::to_string(id_)}, {"error", ec.message()}});
+  if (util::log_enabled(util::log_level::debug)) {
+    util::log(util::log_level::debug, "websocket closed",
+              {{"conn", std::to_string(id_)}, {"peer", endpoint_text(peer_)}, {"error", ec.message()}});
+  }
 }
 
 }  // namespace herald::net

@@ -62,7 +62,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   using clock = std::chrono::steady_clock;
   using request = http::request<http::string_body>;
 
-  ws_session(socket_t socket, std::uint64_t id, shard_context& ctx);
+  // `peer` is the client: the socket's peer, or what a PROXY header named.
+  ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx);
   ~ws_session();
 
   // Answers the upgrade `req` and runs the session until it closes.
@@ -80,6 +81,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void heartbeat(clock::time_point now);
 
   std::uint64_t id() const { return id_; }
+  const tcp::endpoint& peer() const { return peer_; }
   std::uint32_t table_index = 0;  // position in shard_context's table
 
  private:
@@ -135,6 +137,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;
   std::uint64_t id_;
+  tcp::endpoint peer_;  // for logs, and for whatever comes to be keyed by client address
   clock::time_point last_activity_;
   clock::time_point last_ping_;
   clock::time_point closing_since_;

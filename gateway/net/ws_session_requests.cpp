@@ -190,6 +190,11 @@ void ws_session::handle_publish(proto::client_request& req) {
 asio::awaitable<void> ws_session::publish_task(std::shared_ptr<ws_session> self, std::string topic, std::string data,
                                                std::string id) {
   auto r = co_await self->ctx_.delivery.publish(topic, std::move(data), self->users_.front());
+  if (!r.stored) {
+    // A fleet whose stream did not store it: the client may retry.
+    self->reply_error("bus_unavailable", "not stored: " + r.error, id);
+    co_return;
+  }
   self->reply(proto::encode_published(topic, r.offset, id));
 }
 

@@ -80,8 +80,12 @@ class shard_pool {
   // `reduce` over those shards' results.
   // Posts from one thread reach each io_context in order, so everything one
   // owner sequences (a topic's offsets) is seen in that order everywhere.
-  template <class R, class Prepare, class Start, class Each, class Reduce>
-  asio::awaitable<R> sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce);
+  // `token` is use_awaitable by default; the bus's receive path passes a
+  // handler bound to the owner's executor instead, so a publication from
+  // another node costs no coroutine frame.
+  template <class R, class Prepare, class Start, class Each, class Reduce,
+            class Token = decltype(asio::use_awaitable)>
+  auto sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce, Token token = {});
 
   // Runs `f()` on shard `owner` and completes with its result.
   template <class R, class F>
@@ -162,8 +166,8 @@ struct sequenced_state {
 
 }  // namespace detail
 
-template <class R, class Prepare, class Start, class Each, class Reduce>
-asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce) {
+template <class R, class Prepare, class Start, class Each, class Reduce, class Token>
+auto shard_pool::sequenced(std::size_t owner, Prepare prepare, Start start, Each each, Reduce reduce, Token token) {
   using prepared_t = decltype(std::invoke_result_t<Prepare&>::value);
   using result_t = std::invoke_result_t<Each&, std::size_t, const prepared_t&>;
   auto initiate = [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
@@ -197,7 +201,7 @@ asio::awaitable<R> shard_pool::sequenced(std::size_t owner, Prepare prepare, Sta
       }
     });
   };
-  return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);
+  return asio::async_initiate<Token, void(R)>(std::move(initiate), token);
 }
 
 template <class R, class F>

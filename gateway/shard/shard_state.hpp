@@ -8,6 +8,7 @@
 // shards reach it through shard_pool::post_to / map.
 #include <cstddef>
 
+#include "hub/fleet_book.hpp"
 #include "hub/interest_book.hpp"
 #include "hub/presence_book.hpp"
 #include "hub/registry.hpp"
@@ -25,6 +26,7 @@ struct shard_state {
   hub::topic_book topics;      // logs of the topics this shard owns
   hub::presence_book presence; // presence of the topics this shard owns
   hub::interest_book interest; // which shards subscribe to the keys this shard owns
+  hub::fleet_book fleet;       // fleet: bus subscriptions and per-publication counts of owned keys
   proto::codec codec;
   metrics::shard_stats stats;
 };

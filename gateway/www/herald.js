@@ -616,7 +616,9 @@
       if (res.recovered === false && this.last !== null) callSafely(this.handlers.onRecover, { recovered: false, offset: res.offset });
       for (var i = 0; i < msgs.length; i++) {
         var m = msgs[i];
-        if (typeof m.offset === 'number') {
+        // Offset 0: a fleet node delivered it while its bus was down; it is
+        // in no history, so it moves no position.
+        if (typeof m.offset === 'number' && m.offset > 0) {
           if (m.offset <= last) continue;
           last = m.offset;
         }
@@ -897,7 +899,7 @@
       if (env.op === 'join') { this._emit(ts, 'onJoin', env); return; }
       if (env.op === 'leave') { this._emit(ts, 'onLeave', env); return; }
       if (env.op !== 'message') return;
-      if (env.epoch !== undefined && env.epoch !== null && env.epoch !== ts.epoch) {
+      if (env.offset !== 0 && env.epoch !== undefined && env.epoch !== null && env.epoch !== ts.epoch) {
         if (ts.epoch !== undefined) {
           // The server lost its history under us (restart) without a
           // subscribe reply to say so, e.g. an SSE stream that reconnected.
@@ -907,7 +909,7 @@
         }
         ts.epoch = env.epoch;
       }
-      if (typeof env.offset === 'number') {
+      if (typeof env.offset === 'number' && env.offset > 0) {
         if (env.offset <= ts.last && ts.known) return;
         ts.last = env.offset;
         if (ts.epoch !== undefined) ts.known = true;

@@ -10,6 +10,9 @@ config::options test_options() {
   o.listen_port = 0;
   o.threads = 2;
   o.drain_timeout = config::seconds_d(3);
+  // Tests that drain close everything at once unless they ask otherwise.
+  o.drain_grace = config::seconds_d(0);
+  o.drain_spread = config::seconds_d(0);
   o.log_level = "warn";
   return o;
 }

@@ -1,0 +1,220 @@
+// delivery's fleet half: publications through the bus, what arrives from
+// it, count queries and history read from the stream. See delivery.hpp.
+#include <chrono>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include "api/delivery.hpp"
+#include "bus/nats_bus.hpp"
+#include "proto/codec.hpp"
+#include "shard/shard_pool.hpp"
+#include "shard/shard_state.hpp"
+
+namespace herald::api {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The frame every receiver of `r` gets: built once per node, byte for byte
+// what a standalone node would send (the epoch is the stream's).
+hub::message message_of(const bus::record& r) {
+  static const std::string no_epoch;
+  const std::string& epoch = r.epoch ? *r.epoch : no_epoch;
+  hub::message m;
+  m.offset = r.offset;
+  m.prev = r.prev;
+  m.ts_ms = r.ts_ms;
+  if (r.kind == 't') {
+    m.kind = hub::frame_kind::topic_message;
+    m.topic = r.key;
+    m.data = r.data;
+    m.text = proto::encode_topic_message(m.topic, {m.offset, epoch, m.ts_ms}, r.from, m.data);
+    return m;
+  }
+  m.kind = hub::frame_kind::user_message;
+  m.topic = r.key.substr(1);  // user_key() is '\x01' + user
+  if (r.kind == 'e') {
+    m.event = r.event;
+    m.text = r.data;  // compat: the message text itself
+  } else {
+    m.data = r.data;
+    m.text = proto::encode_user_message(m.topic, m.offset, m.ts_ms, m.data);
+  }
+  return m;
+}
+
+// One shard's part of a fan-out, by the kind of frame.
+hub::fanout_result fan_one(shard::shard_state& st, const hub::shared_frame& f) {
+  if (f->kind != hub::frame_kind::user_message) return st.registry.publish_topic(f->topic, hub::localize(f));
+  if (!f->event.empty()) return st.registry.publish_event(f->topic, f->event, hub::localize(f));
+  return st.registry.publish_user(f->topic, hub::localize(f));
+}
+
+publish_result start_of(const hub::shared_frame& f) {
+  publish_result r;
+  r.offset = f->offset;
+  return r;
+}
+
+void add_counts(publish_result& total, const hub::fanout_result& r) {
+  total.queued += r.queued;
+  total.dropped += r.dropped;
+}
+
+publish_result result_of(const bus::publish_outcome& o) {
+  publish_result r;
+  r.offset = o.offset;
+  r.queued = o.delivered;
+  r.stored = o.stored;
+  r.error = o.error;
+  r.nodes = o.nodes;
+  r.partial = o.partial;
+  return r;
+}
+
+// What a history read from the stream means for a subscriber at `since`.
+hub::history_slice slice_of(bus::history_outcome o, std::optional<std::uint64_t> since) {
+  hub::history_slice s;
+  if (!o.available) {
+    s.unavailable = true;
+    s.recovered = false;
+    s.offset = since.value_or(0);
+    return s;
+  }
+  s.epoch = std::move(o.epoch);
+  s.offset = o.last;
+  s.epoch_changed = o.epoch_changed;
+  const std::uint64_t from = o.epoch_changed ? 0 : since.value_or(o.last);
+  // The stream drops its oldest messages first (limits, DiscardOld), so
+  // nothing after `from` is lost while its oldest kept sequence is at most
+  // from + 1. Offsets are not contiguous per key, so that is the only proof.
+  const bool nothing_dropped = o.first_seq == 0 || o.first_seq <= from + 1;
+  s.recovered = !o.epoch_changed && o.complete && (from >= o.last ? true : nothing_dropped);
+  if (from > o.last && o.first_seq > from) {
+    // The key has nothing kept at or after `from` and the stream has moved
+    // past it: messages after `from` may have been dropped.
+    s.recovered = false;
+    s.offset = from;
+  }
+  for (auto& r : o.records) s.messages.push_back(hub::make_frame(message_of(r)));
+  return s;
+}
+
+}  // namespace
+
+void delivery::attach(bus::nats_bus* b, std::string node_name) {
+  bus_ = b;
+  node_name_ = std::move(node_name);
+}
+
+boost::asio::awaitable<publish_result> delivery::via_bus(std::string key, bus::envelope env, std::string data) {
+  auto initiate = [this, key = std::move(key), env = std::move(env), data = std::move(data)](auto handler) mutable {
+    auto back = asio::get_associated_executor(handler);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    auto complete = [h](publish_result r) { std::move(*h)(std::move(r)); };
+    // Kept for the case the publication never leaves the node (bus down):
+    // local receivers still get it then, unsequenced.
+    bus_->publish(key, env, data, back,
+                  [this, key, env, data, back, complete](bus::publish_outcome o) mutable {
+                    if (o.sent) {
+                      complete(result_of(o));
+                      return;
+                    }
+                    deliver_unsequenced(std::move(key), std::move(env), std::move(data), back,
+                                        [complete, o](publish_result local) {
+                                          local.stored = false;
+                                          local.error = o.error;
+                                          complete(std::move(local));
+                                        });
+                  });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(publish_result)>(std::move(initiate),
+                                                                                   asio::use_awaitable);
+}
+
+void delivery::deliver_unsequenced(std::string key, bus::envelope env, std::string data, asio::any_io_executor back,
+                                   std::function<void(publish_result)> done) {
+  auto* states = &states_;
+  const auto owner = owner_of(key);
+  bus::record r;
+  r.kind = env.kind;
+  r.ts_ms = env.ts_ms;
+  r.from = std::move(env.from);
+  r.event = std::move(env.event);
+  r.data = std::move(data);
+  r.key = std::move(key);
+  r.epoch = bus_->epoch();  // offset 0 says "in no history"; the epoch stays the stream's
+  auto prepare = [states, owner, r = std::move(r)] {
+    return shard::targeted<hub::shared_frame>{hub::make_frame(message_of(r)), (*states)[owner]->interest.of(r.key)};
+  };
+  auto each = [states](std::size_t i, const hub::shared_frame& f) { return fan_one(*(*states)[i], f); };
+  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts,
+                                  asio::bind_executor(back, std::move(done)));
+}
+
+void delivery::on_record(bus::record r) {
+  const auto owner = owner_of(r.key);
+  pool_.post_to(owner, [this, owner, r = std::move(r)]() mutable { receive(owner, std::move(r)); });
+}
+
+void delivery::receive(std::size_t owner, bus::record r) {
+  auto& st = *states_[owner];
+  ++st.stats.bus_received;
+  if (r.ts_ms > 0) st.stats.bus_lag.observe(static_cast<double>(std::max<std::int64_t>(0, wall_ms() - r.ts_ms)) / 1e3);
+  st.fleet.begin(r.id, std::chrono::steady_clock::now());
+  auto* states = &states_;
+  auto prepare = [f = hub::make_frame(message_of(r)), targets = st.interest.of(r.key)] {
+    return shard::targeted<hub::shared_frame>{f, targets};
+  };
+  auto each = [states](std::size_t i, const hub::shared_frame& f) { return fan_one(*(*states)[i], f); };
+  auto counted = [this, owner, id = std::move(r.id)](publish_result res) {
+    if (id.empty()) return;
+    for (auto& to : states_[owner]->fleet.finish(id, res.queued)) {
+      bus_->reply(to, node_name_ + " " + std::to_string(res.queued));
+    }
+  };
+  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts,
+                                  asio::bind_executor(pool_.executor(owner), std::move(counted)));
+}
+
+void delivery::on_count_query(std::string key, std::string id, std::string reply_to) {
+  const auto owner = owner_of(key);
+  pool_.post_to(owner, [this, owner, key = std::move(key), id = std::move(id), reply_to = std::move(reply_to)]() mutable {
+    answer_count(owner, key, id, std::move(reply_to));
+  });
+}
+
+void delivery::answer_count(std::size_t owner, const std::string& key, const std::string& id, std::string reply_to) {
+  auto& st = *states_[owner];
+  auto l = st.fleet.answer(id);
+  if (l.st == hub::fleet_book::state::done) {
+    bus_->reply(reply_to, node_name_ + " " + std::to_string(l.count));
+  } else if (l.st == hub::fleet_book::state::unknown && st.interest.of(key) == 0) {
+    bus_->reply(reply_to, node_name_ + " 0");  // nobody here listens to the key
+  } else {
+    // The publication is on its way or being delivered: answer when done.
+    st.fleet.wait(id, std::move(reply_to), std::chrono::steady_clock::now());
+  }
+}
+
+void delivery::bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
+                           asio::any_io_executor back, std::function<void(hub::history_slice)> done) {
+  const auto owner = owner_of(key);
+  // Through the owner, so the read leaves after this key's interest
+  // announcements: the bus subscription is on the wire before the read, and
+  // whatever the read misses arrives live (hub::catch_up merges both).
+  pool_.post_to(owner, [this, key = std::move(key), since, epoch = std::move(epoch), limit, back = std::move(back),
+                        done = std::move(done)]() mutable {
+    bus_->history(std::move(key), since, std::move(epoch), limit, back,
+                  [since, done = std::move(done)](bus::history_outcome o) { done(slice_of(std::move(o), since)); });
+  });
+}
+
+}  // namespace herald::api
