@@ -83,7 +83,7 @@ struct server::parts {
     s.max_bytes = o.history_max_bytes;
     s.max_age_s = o.history_ttl.count();
     auto b = std::make_unique<bus::nats_bus>(std::move(s));
-    d.attach(b.get(), o.node_name);
+    d.attach(b.get(), o.node_name, o.presence);
     return b;
   }
 

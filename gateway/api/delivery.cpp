@@ -172,17 +172,27 @@ void delivery::presence(std::string topic, std::string user, bool arrived) {
     auto& book = states_[owner]->presence;
     const bool changed = arrived ? book.add(topic, user) : book.remove(topic, user);
     if (!changed) return;
-    const auto targets = states_[owner]->interest.of(topic);
-    hub::message m;
-    m.kind = hub::frame_kind::presence;
-    m.topic = topic;
-    m.text = proto::encode_presence(arrived, topic, user);
-    auto f = hub::make_frame(std::move(m));
-    for (std::size_t i = 0; i < states_.size(); ++i) {
-      if (!(targets & (std::uint64_t{1} << i))) continue;
-      pool_.post_to(i, [this, i, f] { states_[i]->registry.publish_topic(f->topic, hub::localize(f)); });
+    // In a fleet the event goes round the bus and comes back to every node,
+    // this one included, which decides there whether the fleet changed.
+    if (bus_) {
+      bus_->presence_event(topic, user, arrived);
+    } else {
+      send_presence_frame(owner, topic, user, arrived);
     }
   });
+}
+
+void delivery::send_presence_frame(std::size_t owner, const std::string& topic, const std::string& user, bool join) {
+  const auto targets = states_[owner]->interest.of(topic);
+  hub::message m;
+  m.kind = hub::frame_kind::presence;
+  m.topic = topic;
+  m.text = proto::encode_presence(join, topic, user);
+  auto f = hub::make_frame(std::move(m));
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    if (!(targets & (std::uint64_t{1} << i))) continue;
+    pool_.post_to(i, [this, i, f] { states_[i]->registry.publish_topic(f->topic, hub::localize(f)); });
+  }
 }
 
 // The owner is computed before the call: argument evaluation order is
@@ -200,8 +210,10 @@ void delivery::update_interest(std::size_t owner, const std::string& key, std::s
   if (!bus_ || before == after) return;
   if (after) {
     st.fleet.set_handle(key, bus_->listen(key));
+    seed_presence(owner, key);
   } else {
     bus_->unlisten(st.fleet.take_handle(key));
+    st.fleet_presence.forget(key);
   }
 }
 
@@ -221,6 +233,7 @@ void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_
 }
 
 boost::asio::awaitable<presence_info> delivery::presence_of(std::string topic) {
+  if (bus_) return fleet_presence_of(std::move(topic));
   auto* states = &states_;
   const auto owner = owner_of(topic);
   return pool_.run_on<presence_info>(owner, [states, owner, topic = std::move(topic)] {

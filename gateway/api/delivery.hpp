@@ -74,12 +74,15 @@ class delivery : public bus::sink {
 
   // Joins a fleet: from now on publications, history and counts go through
   // `b`. Called once, before the node starts.
-  void attach(bus::nats_bus* b, std::string node_name);
+  // `presence` are the topic patterns with presence (--presence).
+  void attach(bus::nats_bus* b, std::string node_name, std::vector<std::string> presence);
   bool in_fleet() const { return bus_ != nullptr; }
 
   // bus::sink: called on a NATS thread; each posts to the key's owner shard.
   void on_record(bus::record r) override;
   void on_count_query(std::string key, std::string id, std::string reply_to) override;
+  void on_presence_query(std::string key, std::string reply_to) override;
+  void on_node_left(std::string node) override;
 
   // The key of `user`'s personal log; it can never collide with a topic name.
   static std::string user_key(std::string_view user);
@@ -123,6 +126,10 @@ class delivery : public bus::sink {
                            std::function<void(publish_result)> done);
   void receive(std::size_t owner, bus::record r);
   void answer_count(std::size_t owner, const std::string& key, const std::string& id, std::string reply_to);
+  void receive_presence(std::size_t owner, const bus::record& r);
+  void send_presence_frame(std::size_t owner, const std::string& topic, const std::string& user, bool join);
+  void seed_presence(std::size_t owner, const std::string& topic);
+  boost::asio::awaitable<presence_info> fleet_presence_of(std::string topic);
   void bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                    boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
   // On `owner`: records `shard`'s interest in `key`; in a fleet, listens to
@@ -133,6 +140,7 @@ class delivery : public bus::sink {
   std::vector<std::unique_ptr<shard::shard_state>>& states_;
   bus::nats_bus* bus_ = nullptr;
   std::string node_name_;
+  std::vector<std::string> presence_patterns_;
 };
 
 }  // namespace herald::api

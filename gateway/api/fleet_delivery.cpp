@@ -1,6 +1,7 @@
 // delivery's fleet half: publications through the bus, what arrives from
 // it, count queries and history read from the stream. See delivery.hpp.
 #include <chrono>
+#include <set>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -8,6 +9,7 @@
 #include "api/delivery.hpp"
 #include "bus/nats_bus.hpp"
 #include "proto/codec.hpp"
+#include "proto/names.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
 
@@ -109,9 +111,10 @@ hub::history_slice slice_of(bus::history_outcome o, std::optional<std::uint64_t>
 
 }  // namespace
 
-void delivery::attach(bus::nats_bus* b, std::string node_name) {
+void delivery::attach(bus::nats_bus* b, std::string node_name, std::vector<std::string> presence) {
   bus_ = b;
   node_name_ = std::move(node_name);
+  presence_patterns_ = std::move(presence);
 }
 
 boost::asio::awaitable<publish_result> delivery::via_bus(std::string key, bus::envelope env, std::string data) {
@@ -165,6 +168,10 @@ void delivery::on_record(bus::record r) {
 }
 
 void delivery::receive(std::size_t owner, bus::record r) {
+  if (r.kind == 'j' || r.kind == 'l') {
+    receive_presence(owner, r);
+    return;
+  }
   auto& st = *states_[owner];
   ++st.stats.bus_received;
   if (r.ts_ms > 0) st.stats.bus_lag.observe(static_cast<double>(std::max<std::int64_t>(0, wall_ms() - r.ts_ms)) / 1e3);
@@ -215,6 +222,64 @@ void delivery::bus_history(std::string key, std::optional<std::uint64_t> since, 
     bus_->history(std::move(key), since, std::move(epoch), limit, back,
                   [since, done = std::move(done)](bus::history_outcome o) { done(slice_of(std::move(o), since)); });
   });
+}
+
+// --- presence ------------------------------------------------------------
+
+void delivery::receive_presence(std::size_t owner, const bus::record& r) {
+  auto& fp = states_[owner]->fleet_presence;
+  const bool join = r.kind == 'j';
+  const bool changed = join ? fp.join(r.key, r.from, r.node) : fp.leave(r.key, r.from, r.node);
+  if (changed) send_presence_frame(owner, r.key, r.from, join);
+}
+
+void delivery::seed_presence(std::size_t owner, const std::string& topic) {
+  if (!proto::matches_any(presence_patterns_, topic)) return;
+  bus_->presence_query(topic, pool_.executor(owner),
+                       [this, owner, topic](std::vector<bus::presence_answer> answers, bool) {
+                         auto& fp = states_[owner]->fleet_presence;
+                         for (const auto& a : answers) fp.seed(topic, a.node, a.users);
+                       });
+}
+
+void delivery::on_presence_query(std::string key, std::string reply_to) {
+  const auto owner = owner_of(key);
+  pool_.post_to(owner, [this, owner, key = std::move(key), reply_to = std::move(reply_to)] {
+    auto& book = states_[owner]->presence;
+    std::string body = node_name_ + "\n" + std::to_string(book.connections(key));
+    for (const auto& u : book.users(key)) body += "\n" + u;
+    bus_->reply(reply_to, body);
+  });
+}
+
+void delivery::on_node_left(std::string node) {
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    pool_.post_to(i, [this, i, node] {
+      for (const auto& [topic, user] : states_[i]->fleet_presence.drop_node(node)) {
+        send_presence_frame(i, topic, user, false);
+      }
+    });
+  }
+}
+
+boost::asio::awaitable<presence_info> delivery::fleet_presence_of(std::string topic) {
+  auto initiate = [this, topic = std::move(topic)](auto handler) mutable {
+    auto back = asio::get_associated_executor(handler);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    bus_->presence_query(std::move(topic), back, [h](std::vector<bus::presence_answer> answers, bool) {
+      presence_info info;
+      std::set<std::string> users;
+      for (auto& a : answers) {
+        info.connections += a.connections;
+        users.insert(a.users.begin(), a.users.end());
+      }
+      info.known = info.connections > 0 || !users.empty();
+      info.users.assign(users.begin(), users.end());
+      std::move(*h)(std::move(info));
+    });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(presence_info)>(std::move(initiate),
+                                                                                 asio::use_awaitable);
 }
 
 }  // namespace herald::api

@@ -17,7 +17,9 @@ namespace herald::bus {
 // One stored publication, as the stream republished it or as read back.
 struct record {
   std::string key;
-  char kind = 't';             // 't' topic message, 'e' compat event push, 'u' user push
+  // 't' topic message, 'e' compat event push, 'u' user push (all stored);
+  // 'j' / 'l' a user's join / leave on node `node` (not stored, offset 0).
+  char kind = 't';
   std::uint64_t offset = 0;    // the stream's sequence
   std::uint64_t prev = 0;      // previous sequence of the same key (0: none or unknown)
   std::int64_t ts_ms = 0;      // publisher's clock
@@ -25,7 +27,15 @@ struct record {
   std::string event;           // compat pushes: the wserver event
   std::string id;              // the publication's id, for counting
   std::string data;            // JSON payload, or the compat message text
+  std::string node;            // presence events: the node where it happened
   std::shared_ptr<const std::string> epoch;
+};
+
+// One node's answer to a presence query.
+struct presence_answer {
+  std::string node;
+  std::size_t connections = 0;
+  std::vector<std::string> users;
 };
 
 struct envelope {
@@ -62,6 +72,9 @@ class sink {
   virtual ~sink() = default;
   virtual void on_record(record r) = 0;
   virtual void on_count_query(std::string key, std::string id, std::string reply_to) = 0;
+  virtual void on_presence_query(std::string key, std::string reply_to) = 0;
+  // `node` left the fleet (said goodbye, or went silent). Called on the bus thread.
+  virtual void on_node_left(std::string node) = 0;
 };
 
 }  // namespace herald::bus

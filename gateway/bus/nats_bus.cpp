@@ -66,6 +66,7 @@ record record_of(natsMsg* m, std::string key) {
   r.from = header(m, "Herald-From");
   r.event = header(m, "Herald-Event");
   r.id = header(m, "Herald-Id");
+  r.node = header(m, "Herald-Node");
   r.data = std::string(data_of(m));
   return r;
 }
@@ -290,18 +291,33 @@ struct nats_bus::impl {
   void member_seen(std::string name) {
     if (name == self.settings_.node) return;
     // A newcomer learns about us at once instead of at our next beat.
-    if (members.insert_or_assign(std::move(name), clock::now()).second) send_heartbeat();
+    auto [it, added] = members.insert_or_assign(std::move(name), clock::now());
+  if (added) {
+    util::log(util::log_level::info, "fleet node seen", {{"node", it->first}});
+    send_heartbeat();
+  }
     refresh_members();
   }
 
   void member_left(const std::string& name) {
-    members.erase(name);
+    if (members.erase(name)) {
+      util::log(util::log_level::info, "fleet node left", {{"node", name}});
+      out->on_node_left(name);
+    }
     refresh_members();
   }
 
   std::size_t refresh_members() {
     const auto now = clock::now();
-    std::erase_if(members, [now](const auto& kv) { return now - kv.second > member_ttl; });
+    for (auto it = members.begin(); it != members.end();) {
+      if (now - it->second <= member_ttl) {
+        ++it;
+        continue;
+      }
+      util::log(util::log_level::warn, "fleet node silent: no longer counted", {{"node", it->first}});
+      out->on_node_left(it->first);
+      it = members.erase(it);
+    }
     self.fleet_nodes_ = members.size() + 1;
     return members.size() + 1;
   }
@@ -317,6 +333,7 @@ struct nats_bus::impl {
   static void on_inbox_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
   static void on_delivery_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
   static void on_count_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
+  static void on_presence_query_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
   static void on_heartbeat_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
   static void on_goodbye_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
   static void on_connected_cb(natsConnection*, void* closure);
@@ -598,6 +615,15 @@ void nats_bus::impl::on_count_msg(natsConnection*, natsSubscription*, natsMsg* r
   self->out->on_count_query(std::move(*key), std::string(body.substr(0, nl)), reply);
 }
 
+void nats_bus::impl::on_presence_query_msg(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
+  auto* self = static_cast<impl*>(closure);
+  msg_handle m(raw, natsMsg_Destroy);
+  const char* reply = natsMsg_GetReply(raw);
+  if (self->stopping || reply == nullptr) return;
+  auto key = key_of_suffix(data_of(raw));
+  if (key) self->out->on_presence_query(std::move(*key), reply);
+}
+
 void nats_bus::impl::on_heartbeat_msg(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
   auto* self = static_cast<impl*>(closure);
   std::string name(data_of(raw));
@@ -669,6 +695,7 @@ void nats_bus::impl::connect() {
   }
   subscribe_fixed(inbox_prefix + "*", on_inbox_msg);
   subscribe_fixed(count_subject, on_count_msg);
+  subscribe_fixed(presence_query_subject, on_presence_query_msg);
   subscribe_fixed(heartbeat_subject, on_heartbeat_msg);
   subscribe_fixed(goodbye_subject, on_goodbye_msg);
   if (st == NATS_OK) asio::post(ioc, [this] { on_connected(false); });
@@ -774,6 +801,83 @@ void nats_bus::history(std::string key, std::optional<std::uint64_t> since, std:
 
 void nats_bus::reply(const std::string& to, const std::string& body) {
   natsConnection_Publish(impl_->nc, to.c_str(), body.data(), static_cast<int>(body.size()));
+}
+
+void nats_bus::presence_event(const std::string& key, const std::string& user, bool join) {
+  if (!connected_) return;  // lost; fleet_presence heals at the next listen or node change
+  natsMsg* raw = nullptr;
+  auto subject = delivery_subject(key);
+  natsMsg_Create(&raw, subject.c_str(), nullptr, nullptr, 0);
+  msg_handle m(raw, natsMsg_Destroy);
+  natsMsgHeader_Set(raw, "Herald-Kind", join ? "j" : "l");
+  natsMsgHeader_Set(raw, "Herald-From", user.c_str());
+  natsMsgHeader_Set(raw, "Herald-Node", settings_.node.c_str());
+  natsConnection_PublishMsg(impl_->nc, raw);
+}
+
+namespace {
+
+// "<node>\n<connections>\n<user>\n<user>..."
+presence_answer read_presence_answer(std::string_view body) {
+  presence_answer a;
+  std::size_t line = 0;
+  while (!body.empty()) {
+    auto nl = body.find('\n');
+    auto part = body.substr(0, nl);
+    if (line == 0) {
+      a.node = std::string(part);
+    } else if (line == 1) {
+      std::from_chars(part.data(), part.data() + part.size(), a.connections);
+    } else if (!part.empty()) {
+      a.users.emplace_back(part);
+    }
+    ++line;
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+  }
+  return a;
+}
+
+}  // namespace
+
+void nats_bus::presence_query(std::string key, asio::any_io_executor back,
+                              std::function<void(std::vector<presence_answer>, bool)> done) {
+  asio::post(impl_->ioc, [this, key = std::move(key), back = std::move(back), done = std::move(done)]() mutable {
+    auto& d = *impl_;
+    struct op_t {
+      std::vector<presence_answer> answers;
+      std::unordered_set<std::string> nodes;
+      std::size_t expected = 1;
+      bool finished = false;
+      asio::any_io_executor back;
+      std::function<void(std::vector<presence_answer>, bool)> done;
+    };
+    auto op = std::make_shared<op_t>();
+    op->back = std::move(back);
+    op->done = std::move(done);
+    auto finish = [](const std::shared_ptr<op_t>& op, bool partial) {
+      op->finished = true;
+      asio::post(op->back, [op, partial] { op->done(std::move(op->answers), partial); });
+    };
+    if (!connected_) {
+      finish(op, true);
+      return;
+    }
+    op->expected = d.refresh_members();
+    auto t = d.expect(
+        [op, finish](natsMsg* m) {
+          if (op->finished) return true;
+          auto a = read_presence_answer(data_of(m));
+          if (op->nodes.insert(a.node).second) op->answers.push_back(std::move(a));
+          if (op->nodes.size() < op->expected) return false;
+          finish(op, false);
+          return true;
+        },
+        [op, finish] {
+          if (!op->finished) finish(op, true);
+        },
+        d.ack_timeout);
+    d.request(presence_query_subject, t, key_suffix(key));
+  });
 }
 
 }  // namespace herald::bus

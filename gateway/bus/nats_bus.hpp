@@ -98,8 +98,15 @@ class nats_bus {
   // reads from the start instead (the caller's offsets mean nothing here).
   void history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                boost::asio::any_io_executor back, std::function<void(history_outcome)> done);
-  // Answers a count query (from any thread).
+  // Answers a count or presence query (from any thread).
   void reply(const std::string& to, const std::string& body);
+
+  // Tells every node listening to `key` that `user` joined or left here.
+  void presence_event(const std::string& key, const std::string& user, bool join);
+  // Asks every node who is subscribed to `key`; completes on `back` with
+  // the answers when every node seen has answered or the ack timeout passed.
+  void presence_query(std::string key, boost::asio::any_io_executor back,
+                      std::function<void(std::vector<presence_answer>, bool partial)> done);
 
  private:
   struct impl;

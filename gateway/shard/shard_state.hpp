@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "hub/fleet_book.hpp"
+#include "hub/fleet_presence.hpp"
 #include "hub/interest_book.hpp"
 #include "hub/presence_book.hpp"
 #include "hub/registry.hpp"
@@ -27,6 +28,7 @@ struct shard_state {
   hub::presence_book presence; // presence of the topics this shard owns
   hub::interest_book interest; // which shards subscribe to the keys this shard owns
   hub::fleet_book fleet;       // fleet: bus subscriptions and per-publication counts of owned keys
+  hub::fleet_presence fleet_presence;  // fleet: who is present on which node, for owned listened topics
   proto::codec codec;
   metrics::shard_stats stats;
 };

@@ -871,6 +871,30 @@ async def cross_node(a_port: int, b_port: int) -> str:
         return f"push on A answered {status} {answer[:60]!r}; client on B received {got!r}"
 
 
+async def drain_through_haproxy(node: "Proc", url: str, ha_metrics):
+    """A WebSocket through haproxy, then SIGTERM to its node. Returns
+    (taken out of rotation?, node alive at that moment?, seconds until then,
+    (close code or None, seconds until the WebSocket closed))."""
+    ws = await hh.ws_connect(url)
+    await hh.register(ws, "drain-watch", "deploy")
+    t0 = time.monotonic()
+    node.signal(signal.SIGTERM)
+
+    def out_of_rotation():
+        return haproxy_metric(ha_metrics(), "haproxy_backend_active_servers", 'proxy="herald"') == 0
+
+    async def watch_close():
+        code, _, _ = await hh.expect_closed(ws, 15)
+        return code, time.monotonic() - t0
+
+    closing = asyncio.ensure_future(watch_close())
+    down = await asyncio.to_thread(wait_until, out_of_rotation, 8, 0.05)
+    t_down, alive = time.monotonic() - t0, node.alive()
+    closed = await closing
+    await ws.close()
+    return down, alive, t_down, closed
+
+
 def check_live(c: Checks, tools, binary: str, tmp: str, compose: dict | None, queries: dict) -> None:
     samples_text: dict[str, str] = {}
     haproxy_text = ""
@@ -951,6 +975,12 @@ def check_live(c: Checks, tools, binary: str, tmp: str, compose: dict | None, qu
         env = dict(os.environ, HERALD_HEALTH_PORT=str(cport), HERALD_HEALTH_PROXY="1")
         rc, out = run(["bash", script, "/healthz"], env=env, timeout=10)
         c.check("deploy/herald-healthcheck speaks PROXY v2 to a --proxy-protocol node", rc == 0, out)
+        # As Docker's HEALTHCHECK runs it: port and PROXY mode from herald's command line.
+        env = dict(os.environ, HERALD_HEALTH_PID=str(pc.proc.pid))
+        for k in ("HERALD_HEALTH_PORT", "HERALD_HEALTH_PROXY", "HERALD_HEALTH_HOST"):
+            env.pop(k, None)
+        rc, out = run(["bash", script, "/readyz"], env=env, timeout=10)
+        c.check("deploy/herald-healthcheck finds --listen and --proxy-protocol on herald's command line", rc == 0, out)
         status, raw = raw_get(cport, "/healthz", proxy_local=False, timeout=4)
         c.check("a --proxy-protocol node refuses a plain connection", status != 200, raw[:120])
         try:
@@ -998,14 +1028,21 @@ def check_live(c: Checks, tools, binary: str, tmp: str, compose: dict | None, qu
                 samples_text["compose-herald-1"] = body.decode()
         except OSError as e:
             c.check("node /metrics through haproxy's per-node listener (as Prometheus scrapes it)", False, str(e))
-        # SIGTERM: haproxy must see /readyz 503 and mark the node DOWN while it still serves.
-        t0 = time.monotonic()
-        pc.signal(signal.SIGTERM)
-        down = wait_until(lambda: haproxy_metric(ha_metrics(), "haproxy_backend_active_servers",
-                                                 'proxy="herald"') == 0, 8, 0.05)
-        alive = pc.alive()
-        c.check("SIGTERM: haproxy marks the node DOWN while it still drains (--drain-grace)",
-                bool(down) and alive, f"down={bool(down)} after {time.monotonic() - t0:.2f}s, process alive={alive}")
+        # SIGTERM: haproxy must see /readyz 503 and take the node out while it still serves.
+        try:
+            down, alive, t_down, closed = asyncio.run(asyncio.wait_for(
+                drain_through_haproxy(pc, f"ws://127.0.0.1:{front}/ws", ha_metrics), 20))
+            c.check("SIGTERM: haproxy takes the node out of rotation while it still drains (--drain-grace)",
+                    bool(down) and alive, f"out={bool(down)} after {t_down:.2f}s, process alive then={alive}")
+            code, t_close = closed
+            how = ("closed by herald with 1001 (graceful drain)" if code == 1001 else
+                   f"cut without a close frame (code {code}): haproxy's on-marked-down shutdown-sessions"
+                   if code in (None, 1006) else f"closed with {code}")
+            print(f"  NOTE a WebSocket through haproxy during the drain: {how}, {t_close:.2f}s after SIGTERM "
+                  f"(node out of rotation after {t_down:.2f}s)", flush=True)
+        except Exception as e:  # noqa: BLE001
+            c.check("SIGTERM: haproxy takes the node out of rotation while it still drains (--drain-grace)", False,
+                    f"{type(e).__name__}: {e}")
     pc.stop()
     ha.stop()
     finish_metrics(c, samples_text, haproxy_text, queries)
