@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "payload.hpp"
+#include "workload.hpp"
 
 namespace herald_bench {
 
@@ -21,11 +22,11 @@ asio::awaitable<void> keep_reading(std::shared_ptr<client_connection> conn) {
 
 }  // namespace
 
-client_shard::client_shard(const connection_config& config, std::vector<std::uint64_t> indices,
+client_shard::client_shard(const std::vector<connection_config>& configs, std::vector<std::uint64_t> indices,
                            int ramp_lanes, std::size_t tracked_messages,
                            std::function<void(std::int64_t)> on_ramped)
     : work_(ctx_.get_executor()),
-      config_(config),
+      configs_(configs),
       indices_(std::move(indices)),
       slots_(indices_.size()),
       ramp_lanes_(std::max(1, ramp_lanes)),
@@ -33,6 +34,10 @@ client_shard::client_shard(const connection_config& config, std::vector<std::uin
       on_ramped_(std::move(on_ramped)) {}
 
 client_shard::~client_shard() { stop_and_join(); }
+
+const connection_config& client_shard::config_for(std::uint64_t index) const {
+  return configs_[target_of_connection(index, configs_.size())];
+}
 
 void client_shard::start() {
   thread_ = std::thread([this] { ctx_.run(); });
@@ -74,7 +79,7 @@ void client_shard::note_settled() {
 asio::awaitable<void> client_shard::ramp_lane() {
   while (next_to_open_ < indices_.size()) {
     const std::size_t slot = next_to_open_++;
-    auto conn = make_connection(ctx_, config_, indices_[slot], stats_);
+    auto conn = make_connection(ctx_, config_for(indices_[slot]), indices_[slot], stats_);
     slots_[slot] = conn;
     const bool opened = co_await conn->open();
     if (opened) spawn(keep_reading(conn));
@@ -119,7 +124,7 @@ asio::awaitable<void> client_shard::churn_loop(double per_second) {
 }
 
 asio::awaitable<void> client_shard::reopen(std::size_t slot) {
-  auto conn = make_connection(ctx_, config_, indices_[slot], stats_);
+  auto conn = make_connection(ctx_, config_for(indices_[slot]), indices_[slot], stats_);
   slots_[slot] = conn;
   stats_.count_churn_open();
   const bool opened = co_await conn->open();

@@ -24,8 +24,9 @@ namespace herald_bench {
 class client_shard {
  public:
   // on_ramped(done_ns) is called on the shard's thread once every assigned connection
-  // has opened or failed to.
-  client_shard(const connection_config& config, std::vector<std::uint64_t> indices,
+  // has opened or failed to. configs holds one entry per target (--targets); connection
+  // i uses configs[target_of_connection(i, configs.size())]. It must outlive the shard.
+  client_shard(const std::vector<connection_config>& configs, std::vector<std::uint64_t> indices,
                int ramp_lanes, std::size_t tracked_messages,
                std::function<void(std::int64_t)> on_ramped);
   ~client_shard();
@@ -44,11 +45,12 @@ class client_shard {
   boost::asio::awaitable<void> reopen(std::size_t slot);
   void spawn(boost::asio::awaitable<void> task);
   void note_settled();
+  const connection_config& config_for(std::uint64_t index) const;
 
   boost::asio::io_context ctx_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
-  const connection_config& config_;
+  const std::vector<connection_config>& configs_;
   std::vector<std::uint64_t> indices_;
   std::vector<std::shared_ptr<client_connection>> slots_;
   int ramp_lanes_;

@@ -33,6 +33,34 @@ double cpu_seconds(const rusage& u) {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The sum over `pids` of reader(pid); nullopt when there is none or one is unreadable.
+std::optional<std::uint64_t> sum_over_pids(const std::vector<pid_t>& pids,
+                                           std::optional<std::uint64_t> (*reader)(pid_t)) {
+  if (pids.empty()) return std::nullopt;
+  std::uint64_t total = 0;
+  for (const auto pid : pids) {
+    const auto v = reader(pid);
+    if (!v) return std::nullopt;
+    total += *v;
+  }
+  return total;
+}
+
+// Adds one node's scrape to the fleet's sum (the first scrape starts it).
+void add_metrics(server_sample& total, const server_sample& one, bool first) {
+  auto add = [first](std::optional<double>& t, const std::optional<double>& v) {
+    if (first) t = v;
+    else if (t && v) *t += *v;
+    else t.reset();
+  };
+  add(total.connections_open, one.connections_open);
+  add(total.delivered_total, one.delivered_total);
+  add(total.accepted_total, one.accepted_total);
+  add(total.slow_consumer_closes, one.slow_consumer_closes);
+  add(total.messages_dropped, one.messages_dropped);
+  add(total.held_requests, one.held_requests);
+}
+
 std::string fmt(const char* format, double a, double b = 0, double c = 0, double d = 0) {
   char buf[256];
   std::snprintf(buf, sizeof buf, format, a, b, c, d);
@@ -344,26 +372,38 @@ asio::awaitable<void> coordinator::settle() {
 asio::awaitable<server_sample> coordinator::sample_server() {
   server_sample s;
   s.at_ns = monotonic_ns();
-  s.cpu_us = read_process_cpu_us(options_.server_pid);
-  s.rss_bytes = read_process_rss_bytes(options_.server_pid);
-  if (!options_.metrics_url) co_return s;
-  // A fresh connection per scrape, closed right after, so the scrape itself never
-  // shows up as a leaked connection.
-  http_client client(ctx_.get_executor(), *options_.metrics_url);
-  const auto reply = co_await client.get(options_.metrics_url->target);
-  client.close();
-  if (!reply.ok || reply.status != 200) co_return s;
-  s.connections_open = prometheus_sum(reply.body, "herald_connections_open");
-  s.delivered_total = prometheus_sum(reply.body, "herald_messages_delivered_total");
-  s.accepted_total = prometheus_sum(reply.body, "herald_connections_accepted_total");
-  // Both spellings: the documented counter and Herald's closed-by-reason family.
-  s.slow_consumer_closes = prometheus_sum(reply.body, "herald_slow_consumer_closes_total");
-  if (!s.slow_consumer_closes)
-    s.slow_consumer_closes = prometheus_sum(reply.body, "herald_connections_closed_total", "reason=\"slow_consumer\"");
-  s.messages_dropped = prometheus_sum(reply.body, "herald_messages_dropped_total");
-  if (options_.held()) {
-    const auto kind = options_.kind == scenario::sse ? "kind=\"sse\"" : "kind=\"poll\"";
-    s.held_requests = prometheus_sum(reply.body, "herald_held_requests", kind);
+  s.cpu_us = sum_over_pids(options_.server_pids, read_process_cpu_us);
+  s.rss_bytes = sum_over_pids(options_.server_pids, read_process_rss_bytes);
+  for (const auto pid : options_.server_pids) s.cpu_us_each.push_back(read_process_cpu_us(pid));
+  if (!options_.extra_pids.empty()) s.extra_cpu_us = sum_over_pids(options_.extra_pids, read_process_cpu_us);
+  // Every node's /metrics, summed; a figure stays unavailable unless every node has it.
+  bool first = true;
+  for (const auto& metrics : options_.metrics_urls) {
+    // A fresh connection per scrape, closed right after, so the scrape itself never
+    // shows up as a leaked connection.
+    http_client client(ctx_.get_executor(), metrics);
+    const auto reply = co_await client.get(metrics.target);
+    client.close();
+    if (!reply.ok || reply.status != 200) {
+      s.connections_open = s.delivered_total = s.accepted_total = std::nullopt;
+      s.slow_consumer_closes = s.messages_dropped = s.held_requests = std::nullopt;
+      co_return s;
+    }
+    server_sample one;
+    one.connections_open = prometheus_sum(reply.body, "herald_connections_open");
+    one.delivered_total = prometheus_sum(reply.body, "herald_messages_delivered_total");
+    one.accepted_total = prometheus_sum(reply.body, "herald_connections_accepted_total");
+    // Both spellings: the documented counter and Herald's closed-by-reason family.
+    one.slow_consumer_closes = prometheus_sum(reply.body, "herald_slow_consumer_closes_total");
+    if (!one.slow_consumer_closes)
+      one.slow_consumer_closes = prometheus_sum(reply.body, "herald_connections_closed_total", "reason=\"slow_consumer\"");
+    one.messages_dropped = prometheus_sum(reply.body, "herald_messages_dropped_total");
+    if (options_.held()) {
+      const auto kind = options_.kind == scenario::sse ? "kind=\"sse\"" : "kind=\"poll\"";
+      one.held_requests = prometheus_sum(reply.body, "herald_held_requests", kind);
+    }
+    add_metrics(s, one, first);
+    first = false;
   }
   co_return s;
 }

@@ -27,9 +27,16 @@ usage: herald-bench --scenario idle|unicast|fanout|churn|longpoll|sse [options]
   --warmup W            seconds of pushes before measuring (not recorded)    [1]
   --message-size B      bytes of each pushed message                         [64]
   --target URL          ws://127.0.0.1:8080/ws
+  --targets LIST        comma list of WebSocket URLs (nodes of a fleet): connection i
+                        opens to the (i mod count)-th; the first is --target
   --push-url URL        default: http://<target host:port>/push (native: /api/v1/push|publish)
   --metrics-url URL     default: http://<target host:port>/metrics; "none" disables
+  --metrics-urls LIST   comma list of /metrics URLs whose counters are summed
+                        [each target's /metrics]
   --server-pid PID      server process for CPU (/proc/PID/stat) and RSS figures
+  --server-pids LIST    comma list of server processes: CPU and RSS summed over them
+  --extra-pids LIST     comma list of other processes (e.g. nats-server) whose CPU is
+                        reported apart (extra_cpu_* figures)
   --workers K           client processes             [max(2, ceil(N / 6000))]
   --client-threads T    io_context threads per worker process               [2]
   --source-addrs LIST   comma list of loopback source addresses, one per worker
@@ -133,6 +140,20 @@ worker_slice to_slice(const std::string& text) {
   return s;
 }
 
+std::vector<url> to_urls(const std::string& text) {
+  std::vector<url> out;
+  for (const auto& item : split_commas(text)) out.push_back(to_url(item));
+  if (out.empty()) throw std::invalid_argument("empty list");
+  return out;
+}
+
+std::vector<pid_t> to_pids(const std::string& text) {
+  std::vector<pid_t> out;
+  for (const auto& item : split_commas(text)) out.push_back(static_cast<pid_t>(to_count(item)));
+  if (out.empty()) throw std::invalid_argument("empty list");
+  return out;
+}
+
 using setter = std::function<void(bench_options&, const std::string&)>;
 
 const std::map<std::string, setter>& setters() {
@@ -158,6 +179,10 @@ const std::map<std::string, setter>& setters() {
       {"--warmup", [](bench_options& o, const std::string& v) { o.warmup_s = to_double(v); }},
       {"--message-size", [](bench_options& o, const std::string& v) { o.message_size = to_count(v); }},
       {"--target", [](bench_options& o, const std::string& v) { o.target = to_url(v); }},
+      {"--targets", [](bench_options& o, const std::string& v) { o.targets = to_urls(v); }},
+      {"--metrics-urls", [](bench_options& o, const std::string& v) { o.metrics_urls = to_urls(v); }},
+      {"--server-pids", [](bench_options& o, const std::string& v) { o.server_pids = to_pids(v); }},
+      {"--extra-pids", [](bench_options& o, const std::string& v) { o.extra_pids = to_pids(v); }},
       {"--push-url", [](bench_options& o, const std::string& v) { o.push_url = to_url(v); }},
       {"--metrics-url", [](bench_options& o, const std::string& v) {
          if (v == "none") o.metrics_url.reset();
@@ -197,8 +222,21 @@ std::string default_push_target(const bench_options& o) {
 // Fills what depends on other options, and rejects combinations that cannot work.
 std::string finish(bench_options& o, bool push_url_given, bool metrics_given) {
   if (o.held()) o.api = api_kind::native;  // topics and /api/v1/publish exist only there
+  if (o.targets.empty()) o.targets.push_back(o.target);
+  else o.target = o.targets.front();
   if (!push_url_given) o.push_url = with_path(o.target, "http", default_push_target(o));
-  if (!metrics_given) o.metrics_url = with_path(o.target, "http", "/metrics");
+  // --metrics-url (or "none") wins over --metrics-urls; without either, every target.
+  if (metrics_given) {
+    o.metrics_urls.clear();
+    if (o.metrics_url) o.metrics_urls.push_back(*o.metrics_url);
+  } else if (o.metrics_urls.empty()) {
+    for (const auto& t : o.targets) o.metrics_urls.push_back(with_path(t, "http", "/metrics"));
+  }
+  if (o.metrics_urls.empty()) o.metrics_url.reset();
+  else o.metrics_url = o.metrics_urls.front();
+  // --server-pid P and --server-pids P,Q,... both fill the list; the first is server_pid.
+  if (o.server_pids.empty() && o.server_pid > 0) o.server_pids.push_back(o.server_pid);
+  o.server_pid = o.server_pids.empty() ? 0 : o.server_pids.front();
   if (o.workers == 0)
     o.workers = static_cast<int>(std::max<std::uint64_t>(2, (o.connections + 5999) / 6000));
   o.workers = static_cast<int>(std::min<std::uint64_t>(o.workers, std::max<std::uint64_t>(1, o.connections)));
@@ -256,8 +294,20 @@ void bench_options::write_json(json_writer& out) const {
       .field("message_size", static_cast<std::uint64_t>(message_size))
       .field("target", target.to_string())
       .field("push_url", push_url.to_string());
+  out.key("targets").begin_array();
+  for (const auto& t : targets) out.value(t.to_string());
+  out.end_array();
   out.key("metrics_url");
   if (metrics_url) out.value(metrics_url->to_string()); else out.null();
+  out.key("metrics_urls").begin_array();
+  for (const auto& m : metrics_urls) out.value(m.to_string());
+  out.end_array();
+  out.key("server_pids").begin_array();
+  for (const auto p : server_pids) out.value(static_cast<std::int64_t>(p));
+  out.end_array();
+  out.key("extra_pids").begin_array();
+  for (const auto p : extra_pids) out.value(static_cast<std::int64_t>(p));
+  out.end_array();
   out.field("server_pid", static_cast<std::int64_t>(server_pid))
       .field("workers", workers)
       .field("client_threads", client_threads)

@@ -41,10 +41,14 @@ struct bench_options {
   double duration_s = 10;
   double warmup_s = 1;
   std::size_t message_size = 64;
-  url target;
+  url target;                      // the first of `targets`
+  std::vector<url> targets;        // --targets: connection i opens to targets[i % size]
   url push_url;
-  std::optional<url> metrics_url;  // nullopt: --metrics-url none
-  pid_t server_pid = 0;
+  std::optional<url> metrics_url;  // nullopt: --metrics-url none; else the first of metrics_urls
+  std::vector<url> metrics_urls;   // every /metrics scraped; counters are summed over them
+  pid_t server_pid = 0;            // the first of server_pids (0: none)
+  std::vector<pid_t> server_pids;  // CPU and RSS are summed over these processes
+  std::vector<pid_t> extra_pids;   // --extra-pids: CPU reported apart (e.g. nats-server)
   int workers = 0;                 // 0: derived from connections
   int client_threads = 2;
   std::vector<std::string> source_addresses;  // one per worker, reused round-robin

@@ -85,6 +85,8 @@ void idle_figures(run_report& r) {
       per(diff(r.measure_end.cpu_us, r.measure_start.cpu_us), opened * hold_s);
   f["server_rss_bytes_per_conn_after_hold"] =
       per(diff(r.measure_end.rss_bytes, r.baseline.rss_bytes), opened);
+  if (r.measure_start.extra_cpu_us)
+    f["extra_cpu_seconds_measured"] = per(diff(r.measure_end.extra_cpu_us, r.measure_start.extra_cpu_us), 1e6);
 }
 
 // The window is the planned schedule, stretched when replies came back late, so rates
@@ -112,6 +114,22 @@ void push_figures(run_report& r, const bench_options& o) {
   f["server_cpu_seconds_measured"] = per(cpu_us, 1e6);
   f["server_cpu_us_per_delivery"] = per(cpu_us, deliveries);
   f["server_cpu_us_per_push"] = per(cpu_us, static_cast<double>(r.pushes.sent));
+  // --extra-pids (e.g. nats-server): the same window, per delivery and per push, apart.
+  if (!o.extra_pids.empty()) {
+    const auto extra_us = diff(r.measure_end.extra_cpu_us, r.measure_start.extra_cpu_us);
+    f["extra_cpu_seconds_measured"] = per(extra_us, 1e6);
+    f["extra_cpu_us_per_delivery"] = per(extra_us, deliveries);
+    f["extra_cpu_us_per_push"] = per(extra_us, static_cast<double>(r.pushes.sent));
+  }
+  // Several --server-pids: each one's share of the measured window (in list order).
+  if (o.server_pids.size() > 1) {
+    for (std::size_t i = 0; i < o.server_pids.size(); ++i) {
+      const auto& a = r.measure_start.cpu_us_each;
+      const auto& b = r.measure_end.cpu_us_each;
+      if (i < a.size() && i < b.size())
+        f["server" + std::to_string(i) + "_cpu_seconds_measured"] = per(diff(b[i], a[i]), 1e6);
+    }
+  }
   f["push_send_lag_p99_us"] = r.pushes.send_lag.value_at_percentile(99) / 1e3;
   f["push_reply_p50_us"] = r.pushes.reply_time.value_at_percentile(50) / 1e3;
   f["push_reply_p99_us"] = r.pushes.reply_time.value_at_percentile(99) / 1e3;
@@ -154,6 +172,8 @@ void common_figures(run_report& r) {
   f["server_slow_consumer_closes"] = diff(r.after_close.slow_consumer_closes, r.baseline.slow_consumer_closes);
   f["server_messages_dropped"] = diff(r.after_close.messages_dropped, r.baseline.messages_dropped);
   f["server_cpu_seconds_total"] = per(diff(r.after_close.cpu_us, r.baseline.cpu_us), 1e6);
+  if (r.baseline.extra_cpu_us || r.after_close.extra_cpu_us)
+    f["extra_cpu_seconds_total"] = per(diff(r.after_close.extra_cpu_us, r.baseline.extra_cpu_us), 1e6);
   f["client_cpu_seconds"] = r.coordinator_cpu_s + r.workers_cpu_s;
   f["client_cpu_seconds_coordinator"] = r.coordinator_cpu_s;
   f["client_cpu_seconds_workers"] = r.workers_cpu_s;
@@ -209,13 +229,26 @@ void check_deliveries(run_report& r, const bench_options& o) {
     r.warnings.push_back("push replies reported no recipients (reply format not understood?)");
 }
 
+void check_pids(run_report& r, const bench_options& o) {
+  if (o.server_pids.empty()) r.warnings.push_back("no --server-pid: server CPU and RSS figures unavailable");
+  for (std::size_t i = 0; i < o.server_pids.size(); ++i)
+    if (i >= r.baseline.cpu_us_each.size() || !r.baseline.cpu_us_each[i])
+      r.warnings.push_back("cannot read /proc/" + std::to_string(o.server_pids[i]));
+  // A server that died during the run must not pass as a quiet one.
+  for (std::size_t i = 0; i < o.server_pids.size(); ++i)
+    if (i < r.baseline.cpu_us_each.size() && r.baseline.cpu_us_each[i] &&
+        (i >= r.after_close.cpu_us_each.size() || !r.after_close.cpu_us_each[i]))
+      r.failures.push_back("server process " + std::to_string(o.server_pids[i]) + " is gone after the run");
+  if (!o.extra_pids.empty() && !r.baseline.extra_cpu_us)
+    r.warnings.push_back("cannot read the CPU of every --extra-pids process");
+}
+
 void check_server_state(run_report& r, const bench_options& o) {
   const auto held = diff(r.after_ramp.connections_open, r.baseline.connections_open);
   if (held && *held < static_cast<double>(r.at_ramp.opened))
     r.warnings.push_back("after the ramp the server reports " + std::to_string(static_cast<long long>(*held)) +
                          " new open connections, the clients hold " + std::to_string(r.at_ramp.opened));
-  if (o.server_pid <= 0) r.warnings.push_back("no --server-pid: server CPU and RSS figures unavailable");
-  else if (!r.baseline.cpu_us) r.warnings.push_back("cannot read /proc/" + std::to_string(o.server_pid));
+  check_pids(r, o);
   const auto leaked = diff(r.after_close.connections_open, r.baseline.connections_open);
   if (!leaked) {
     r.warnings.push_back("herald_connections_open unavailable: connection leak not checked");
@@ -228,8 +261,7 @@ void check_server_state(run_report& r, const bench_options& o) {
 // longpoll/sse: the held-request gauge plays the part herald_connections_open plays for
 // WebSockets (it does not count HTTP connections).
 void check_held(run_report& r, const bench_options& o) {
-  if (o.server_pid <= 0) r.warnings.push_back("no --server-pid: server CPU and RSS figures unavailable");
-  else if (!r.baseline.cpu_us) r.warnings.push_back("cannot read /proc/" + std::to_string(o.server_pid));
+  check_pids(r, o);
   const auto held = diff(r.after_ramp.held_requests, r.baseline.held_requests);
   if (!held) {
     r.warnings.push_back("herald_held_requests unavailable: memory per held request and leaks not checked");
@@ -349,6 +381,12 @@ void write_sample(json_writer& w, const char* name, const server_sample& s) {
   opt("slow_consumer_closes", s.slow_consumer_closes);
   opt("messages_dropped", s.messages_dropped);
   opt("held_requests", s.held_requests);
+  opt("extra_cpu_us", s.extra_cpu_us);
+  w.key("cpu_us_each").begin_array();
+  for (const auto& v : s.cpu_us_each) {
+    if (v) w.value(static_cast<double>(*v)); else w.null();
+  }
+  w.end_array();
   w.end_object();
 }
 
@@ -425,6 +463,9 @@ std::string summary_text(const run_report& r, const bench_options& o) {
   }
   if (o.kind == scenario::fanout || (o.held() && !o.memory_only))
     s << "  last receiver us p50 " << fig("last_receiver_p50_us") << " p99 " << fig("last_receiver_p99_us") << "\n";
+  if (!o.extra_pids.empty())
+    s << "  extra processes CPU " << fig("extra_cpu_seconds_measured") << " s in the window ("
+      << fig("extra_cpu_us_per_delivery") << " us/delivery)\n";
   s << "  connections open: baseline " << fig("connections_open_baseline") << ", after close "
     << fig("connections_open_after_close") << "; client CPU " << fig("client_cpu_seconds") << " s\n";
   for (const auto& f : r.failures) s << "  FAILURE: " << f << "\n";

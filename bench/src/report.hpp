@@ -22,8 +22,10 @@ namespace herald_bench {
 // What the server looked like at one instant (each field nullopt when unavailable).
 struct server_sample {
   std::int64_t at_ns = 0;
-  std::optional<std::uint64_t> cpu_us;
-  std::optional<std::uint64_t> rss_bytes;
+  std::optional<std::uint64_t> cpu_us;     // summed over --server-pids (nullopt if one is unreadable)
+  std::optional<std::uint64_t> rss_bytes;  // summed likewise
+  std::vector<std::optional<std::uint64_t>> cpu_us_each;  // per server pid, in --server-pids order
+  std::optional<std::uint64_t> extra_cpu_us;              // summed over --extra-pids
   std::optional<double> connections_open;
   std::optional<double> delivered_total;
   std::optional<double> accepted_total;

@@ -22,12 +22,16 @@ namespace herald_bench {
 namespace asio = boost::asio;
 
 worker::worker(const bench_options& options) : options_(options), slice_(*options.slice) {
-  config_.server = {asio::ip::make_address(options.target.host), options.target.port};
-  if (!slice_.source_address.empty()) config_.source = asio::ip::make_address(slice_.source_address);
-  config_.host_header = options.target.authority();
-  config_.path = options.target.target;
-  config_.open_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.open_timeout_s * 1000));
-  config_.options = &options_;
+  for (const auto& target : options.targets) {
+    connection_config config;
+    config.server = {asio::ip::make_address(target.host), target.port};
+    if (!slice_.source_address.empty()) config.source = asio::ip::make_address(slice_.source_address);
+    config.host_header = target.authority();
+    config.path = target.target;
+    config.open_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.open_timeout_s * 1000));
+    config.options = &options_;
+    configs_.push_back(std::move(config));
+  }
   build_shards();
 }
 
@@ -46,7 +50,7 @@ void worker::build_shards() {
   const std::size_t tracked = one_to_many ? measured_push_count(options_) : 0;
   for (auto& slice_indices : indices) {
     shards_.push_back(std::make_unique<client_shard>(
-        config_, std::move(slice_indices), lanes, tracked,
+        configs_, std::move(slice_indices), lanes, tracked,
         [this](std::int64_t done_ns) { asio::post(control_, [this, done_ns] { on_shard_ramped(done_ns); }); }));
   }
 }

@@ -41,7 +41,7 @@ class worker {
   const bench_options& options_;
   worker_slice slice_;
   boost::asio::io_context control_{1};
-  connection_config config_;
+  std::vector<connection_config> configs_;  // one per target, built before the shards
   std::vector<std::unique_ptr<client_shard>> shards_;
   std::size_t ramped_shards_ = 0;
   std::int64_t ramp_done_ns_ = 0;

@@ -16,6 +16,10 @@ std::string user_name(std::uint64_t user_index) {
   return name;
 }
 
+std::size_t target_of_connection(std::uint64_t index, std::size_t targets) {
+  return targets > 1 ? static_cast<std::size_t>(index % targets) : 0;
+}
+
 std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users) {
   return users ? seq % users : 0;
 }

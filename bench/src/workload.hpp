@@ -33,6 +33,9 @@ std::string sse_target(const bench_options& o);
 std::string push_payload(const bench_options& o, std::uint64_t seq, std::int64_t intended_ns, bool warmup);
 
 std::string user_name(std::uint64_t user_index);
+// Which of `targets` WebSocket targets (--targets) connection `index` opens to:
+// round-robin, so every node gets an even share of the connections (of every worker).
+std::size_t target_of_connection(std::uint64_t index, std::size_t targets);
 std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users);
 std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections, std::uint64_t users);
 

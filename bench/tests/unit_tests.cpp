@@ -138,6 +138,56 @@ BOOST_AUTO_TEST_CASE(options_derive_workers_sources_and_push_url) {
   BOOST_TEST(r.value->effective_users() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_single_target_keeps_the_old_defaults) {
+  const char* argv[] = {"herald-bench", "--scenario", "unicast", "--target", "ws://127.0.0.1:9000/ws",
+                        "--server-pid", "42"};
+  auto o = *parse_options(7, const_cast<char**>(argv)).value;
+  BOOST_TEST(o.targets.size() == 1u);
+  BOOST_TEST(o.targets[0].to_string() == "ws://127.0.0.1:9000/ws");
+  BOOST_TEST(o.metrics_urls.size() == 1u);
+  BOOST_TEST(o.metrics_url->to_string() == "http://127.0.0.1:9000/metrics");
+  BOOST_TEST(o.server_pid == 42);
+  BOOST_TEST((o.server_pids == std::vector<pid_t>{42}));
+  BOOST_TEST(o.extra_pids.empty());
+  BOOST_TEST(target_of_connection(5, 1) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(targets_spread_connections_round_robin_and_their_metrics_are_all_scraped) {
+  const char* argv[] = {"herald-bench", "--scenario", "fanout", "--connections", "15000",
+                        "--targets", "ws://127.0.0.1:9001/ws,ws://127.0.0.1:9002/ws,ws://127.0.0.1:9003/ws",
+                        "--server-pids", "11,12,13", "--extra-pids", "99"};
+  auto o = *parse_options(11, const_cast<char**>(argv)).value;
+  BOOST_TEST(o.targets.size() == 3u);
+  BOOST_TEST(o.target.port == 9001);  // the first target stands for --target
+  BOOST_TEST(o.push_url.to_string() == "http://127.0.0.1:9001/push");
+  BOOST_REQUIRE(o.metrics_urls.size() == 3u);
+  BOOST_TEST(o.metrics_urls[2].to_string() == "http://127.0.0.1:9003/metrics");
+  BOOST_TEST(o.server_pid == 11);
+  BOOST_TEST(o.server_pids.size() == 3u);
+  BOOST_TEST((o.extra_pids == std::vector<pid_t>{99}));
+  BOOST_TEST(target_of_connection(0, 3) == 0u);
+  BOOST_TEST(target_of_connection(4, 3) == 1u);
+  BOOST_TEST(target_of_connection(14999, 3) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_url_lists_and_none_override_the_targets) {
+  const char* a[] = {"herald-bench", "--scenario", "unicast", "--target", "ws://127.0.0.1:9002/ws",
+                     "--push-url", "http://127.0.0.1:9001/push",
+                     "--metrics-urls", "http://127.0.0.1:9001/metrics,http://127.0.0.1:9002/metrics"};
+  auto o = *parse_options(9, const_cast<char**>(a)).value;
+  BOOST_TEST(o.metrics_urls.size() == 2u);
+  BOOST_TEST(o.metrics_url->port == 9001);
+  const char* b[] = {"herald-bench", "--scenario", "unicast",
+                     "--targets", "ws://127.0.0.1:9001/ws,ws://127.0.0.1:9002/ws", "--metrics-url", "none"};
+  auto n = *parse_options(7, const_cast<char**>(b)).value;
+  BOOST_TEST(n.metrics_urls.empty());
+  BOOST_TEST(!n.metrics_url.has_value());
+  const char* c[] = {"herald-bench", "--scenario", "idle", "--targets", "ws://127.0.0.1:1/ws,ws://10.0.0.1:2/ws"};
+  BOOST_TEST(!parse_options(5, const_cast<char**>(c)).value.has_value());
+  const char* d[] = {"herald-bench", "--scenario", "idle", "--server-pids", "1,x"};
+  BOOST_TEST(!parse_options(5, const_cast<char**>(d)).value.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(options_reject_unknown_flags_and_remote_targets) {
   const char* a[] = {"herald-bench", "--scenario", "idle", "--bogus", "1"};
   BOOST_TEST(!parse_options(5, const_cast<char**>(a)).value.has_value());

@@ -210,7 +210,7 @@ void delivery::update_interest(std::size_t owner, const std::string& key, std::s
   if (!bus_ || before == after) return;
   if (after) {
     st.fleet.set_handle(key, bus_->listen(key));
-    seed_presence(owner, key);
+    seed_presence(owner, key, false);
   } else {
     bus_->unlisten(st.fleet.take_handle(key));
     st.fleet_presence.forget(key);

@@ -83,6 +83,7 @@ class delivery : public bus::sink {
   void on_count_query(std::string key, std::string id, std::string reply_to) override;
   void on_presence_query(std::string key, std::string reply_to) override;
   void on_node_left(std::string node) override;
+  void on_resync() override;
 
   // The key of `user`'s personal log; it can never collide with a topic name.
   static std::string user_key(std::string_view user);
@@ -128,7 +129,9 @@ class delivery : public bus::sink {
   void answer_count(std::size_t owner, const std::string& key, const std::string& id, std::string reply_to);
   void receive_presence(std::size_t owner, const bus::record& r);
   void send_presence_frame(std::size_t owner, const std::string& topic, const std::string& user, bool join);
-  void seed_presence(std::size_t owner, const std::string& topic);
+  // Asks the fleet who is on `topic`; with `report`, local subscribers are
+  // told of the joins and leaves that this node had missed.
+  void seed_presence(std::size_t owner, const std::string& topic, bool report);
   boost::asio::awaitable<presence_info> fleet_presence_of(std::string topic);
   void bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                    boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);

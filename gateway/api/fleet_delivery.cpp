@@ -233,13 +233,17 @@ void delivery::receive_presence(std::size_t owner, const bus::record& r) {
   if (changed) send_presence_frame(owner, r.key, r.from, join);
 }
 
-void delivery::seed_presence(std::size_t owner, const std::string& topic) {
+void delivery::seed_presence(std::size_t owner, const std::string& topic, bool report) {
   if (!proto::matches_any(presence_patterns_, topic)) return;
-  bus_->presence_query(topic, pool_.executor(owner),
-                       [this, owner, topic](std::vector<bus::presence_answer> answers, bool) {
-                         auto& fp = states_[owner]->fleet_presence;
-                         for (const auto& a : answers) fp.seed(topic, a.node, a.users);
-                       });
+  auto seeded = [this, owner, topic, report](std::vector<bus::presence_answer> answers, bool) {
+    auto& fp = states_[owner]->fleet_presence;
+    for (const auto& a : answers) {
+      for (const auto& c : fp.seed(topic, a.node, a.users)) {
+        if (report) send_presence_frame(owner, topic, c.user, c.join);
+      }
+    }
+  };
+  bus_->presence_query(topic, pool_.executor(owner), std::move(seeded));
 }
 
 void delivery::on_presence_query(std::string key, std::string reply_to) {
@@ -258,6 +262,15 @@ void delivery::on_node_left(std::string node) {
       for (const auto& [topic, user] : states_[i]->fleet_presence.drop_node(node)) {
         send_presence_frame(i, topic, user, false);
       }
+    });
+  }
+}
+
+void delivery::on_resync() {
+  if (presence_patterns_.empty()) return;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    pool_.post_to(i, [this, i] {
+      for (const auto& key : states_[i]->fleet.listened_keys()) seed_presence(i, key, true);
     });
   }
 }

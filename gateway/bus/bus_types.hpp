@@ -75,6 +75,9 @@ class sink {
   virtual void on_presence_query(std::string key, std::string reply_to) = 0;
   // `node` left the fleet (said goodbye, or went silent). Called on the bus thread.
   virtual void on_node_left(std::string node) = 0;
+  // A node (re)appeared, or this one reconnected: events may have been
+  // missed, so fleet-wide views (presence) are rebuilt. Bus thread.
+  virtual void on_resync() = 0;
 };
 
 }  // namespace herald::bus

@@ -186,6 +186,7 @@ struct nats_bus::impl {
     util::log(util::log_level::info, again ? "bus reconnected" : "bus connected", {{"node", self.settings_.node}});
     ensure_stream();
     send_heartbeat();
+    if (again) out->on_resync();
   }
 
   void on_disconnected() {
@@ -295,6 +296,7 @@ struct nats_bus::impl {
   if (added) {
     util::log(util::log_level::info, "fleet node seen", {{"node", it->first}});
     send_heartbeat();
+    out->on_resync();
   }
     refresh_members();
   }

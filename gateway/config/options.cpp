@@ -68,7 +68,8 @@ parse_outcome parse_options(int argc, char** argv) {
   add_seconds(app, "--handshake-timeout", o.handshake_timeout, "Seconds allowed for the WebSocket handshake");
   add_seconds(app, "--http-idle-timeout", o.http_idle_timeout, "Close an HTTP connection idle this long");
   add_seconds(app, "--close-timeout", o.close_timeout, "Seconds a closing handshake may take");
-  add_seconds(app, "--drain-timeout", o.drain_timeout, "Seconds to drain connections on SIGTERM");
+  add_seconds(app, "--drain-timeout", o.drain_timeout,
+              "Seconds to drain connections on SIGTERM (grace and spread are shortened to fit in it)");
   app.add_option("--max-queue-messages", o.max_queue_messages, "Outbound queue limit per connection (messages)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-queue-bytes", o.max_queue_bytes, "Outbound queue limit per connection (bytes)")

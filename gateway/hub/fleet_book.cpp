@@ -10,6 +10,13 @@ void* fleet_book::take_handle(const std::string& key) {
   return h;
 }
 
+std::vector<std::string> fleet_book::listened_keys() const {
+  std::vector<std::string> keys;
+  keys.reserve(handles_.size());
+  for (const auto& kv : handles_) keys.push_back(kv.first);
+  return keys;
+}
+
 fleet_book::entry& fleet_book::touch(const std::string& id, clock::time_point now) {
   expire(now);
   auto [it, added] = entries_.try_emplace(id);

@@ -29,6 +29,7 @@ class fleet_book {
   void set_handle(const std::string& key, void* handle) { handles_[key] = handle; }
   void* take_handle(const std::string& key);
   std::size_t listened() const { return handles_.size(); }
+  std::vector<std::string> listened_keys() const;
 
   // A publication `id` is being delivered here.
   void begin(const std::string& id, clock::time_point now);

@@ -20,9 +20,26 @@ bool fleet_presence::leave(const std::string& topic, const std::string& user, co
   return true;
 }
 
-void fleet_presence::seed(const std::string& topic, const std::string& node, const std::vector<std::string>& users) {
+std::vector<fleet_presence::change> fleet_presence::seed(const std::string& topic, const std::string& node,
+                                                         const std::vector<std::string>& users) {
+  std::vector<change> changes;
+  std::set<std::string> now(users.begin(), users.end());
   auto& t = topics_[topic];
-  for (const auto& u : users) t[u].insert(node);
+  for (auto u = t.begin(); u != t.end();) {
+    if (now.count(u->first) || !u->second.erase(node) || !u->second.empty()) {
+      ++u;
+      continue;
+    }
+    changes.push_back({u->first, false});
+    u = t.erase(u);
+  }
+  for (const auto& u : now) {
+    auto& nodes = t[u];
+    if (nodes.empty()) changes.push_back({u, true});
+    nodes.insert(node);
+  }
+  if (t.empty()) topics_.erase(topic);
+  return changes;
 }
 
 std::vector<std::pair<std::string, std::string>> fleet_presence::drop_node(const std::string& node) {

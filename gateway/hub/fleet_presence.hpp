@@ -28,8 +28,14 @@ class fleet_presence {
   // (leave) on the fleet.
   bool join(const std::string& topic, const std::string& user, const std::string& node);
   bool leave(const std::string& topic, const std::string& user, const std::string& node);
-  // What a presence query answered for `node`; reports no transitions.
-  void seed(const std::string& topic, const std::string& node, const std::vector<std::string>& users);
+  struct change {
+    std::string user;
+    bool join;
+  };
+  // What a presence query answered for `node`: from now on exactly `users`
+  // are present there. Returns the users who thereby joined or left the
+  // fleet (events this node missed).
+  std::vector<change> seed(const std::string& topic, const std::string& node, const std::vector<std::string>& users);
   // Removes `node` everywhere; returns the (topic, user) pairs now absent.
   std::vector<std::pair<std::string, std::string>> drop_node(const std::string& node);
   void forget(const std::string& topic) { topics_.erase(topic); }

@@ -164,6 +164,10 @@ class Herald:
         for _ in range(attempts):
             self.port = free_port()
             args = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--threads", str(self.threads), *self.extra]
+            # Stopping a test node need not wait out the balancer's grace.
+            for flag in ("--drain-grace", "--drain-spread"):
+                if flag not in self.extra:
+                    args += [flag, "0"]
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             _started.append(self)
             if self.wait_healthy(WAIT):

@@ -1029,6 +1029,9 @@ def check_live(c: Checks, tools, binary: str, tmp: str, compose: dict | None, qu
         except OSError as e:
             c.check("node /metrics through haproxy's per-node listener (as Prometheus scrapes it)", False, str(e))
         # SIGTERM: haproxy must see /readyz 503 and take the node out while it still serves.
+        # (A server that has just come UP falls at its first failed check; after
+        # a few more passing checks it takes `fall 2`, as in production.)
+        time.sleep(2.5)
         try:
             down, alive, t_down, closed = asyncio.run(asyncio.wait_for(
                 drain_through_haproxy(pc, f"ws://127.0.0.1:{front}/ws", ha_metrics), 20))

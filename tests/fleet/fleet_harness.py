@@ -44,7 +44,6 @@ WAIT = 5.0          # bound for one reply/message on loopback (never a speed cla
 READY_WAIT = 20.0   # bound for a process to become ready
 ABSENT_WAIT = 5.0   # a gauge absent from /metrics this long is taken as not implemented
 PROC_HTTP = 2.0     # bound for one operational HTTP request
-DEV_NOPROXY = os.environ.get("HERALD_FLEET_DEV_NOPROXY") == "1"  # TEMP harness development only
 
 # --------------------------------------------------------------------------
 # Checks
@@ -274,8 +273,6 @@ class Response:
 
 async def _open(port: int, proxy: str | None, timeout: float):
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-    if DEV_NOPROXY:
-        proxy = None
     if proxy:
         writer.write(proxy_v2(proxy, ("127.0.0.1", port)))
     return reader, writer
@@ -436,7 +433,7 @@ async def ws_open(port: int, path: str = "/ws", proxy: str | None = TCP4, timeou
     kw.setdefault("max_queue", None)
     kw.setdefault("max_size", 1 << 22)
     uri = f"ws://127.0.0.1:{port}{path}"
-    if not proxy or DEV_NOPROXY:
+    if not proxy:
         return await websockets.connect(uri, open_timeout=timeout, **kw)
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -605,6 +602,17 @@ class Nats(Proc):
         self.spawn(["nats-server", "-js", "-sd", self.store, "-p", str(self.port), "-a", "127.0.0.1",
                     "-m", str(self.mport)])
 
+    async def start_fresh(self, attempts: int = 3) -> bool:
+        """First start: on a port taken meanwhile (the server exits), try others."""
+        for _ in range(attempts):
+            self.start()
+            if await self.wait_ready():
+                return True
+            if self.alive():
+                return False
+            self.port, self.mport = free_ports(2)
+        return False
+
     async def wait_ready(self, timeout: float = READY_WAIT) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -633,8 +641,26 @@ class Node(Proc):
 
     def start(self) -> None:
         self.spawn([self.binary, "--listen", f"127.0.0.1:{self.port}", "--threads", "1",
-                    "--bus", self.nats.url, "--node-name", self.name,
-                    *[a for a in self.extra if not (DEV_NOPROXY and a == "--proxy-protocol")]])
+                    "--bus", self.nats.url, "--node-name", self.name, *self.extra])
+
+    async def start_fresh(self, attempts: int = 3) -> bool:
+        """First start: wait for /healthz; if the process exits first (its port
+        was taken meanwhile), try another port. Later restarts reuse the port."""
+        for _ in range(attempts):
+            self.start()
+            deadline = time.monotonic() + READY_WAIT
+            while time.monotonic() < deadline and self.alive():
+                try:
+                    r = await request(self.port, "GET", "/healthz", proxy=LOCAL, timeout=1)
+                    if r.status == 200:
+                        return True
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+                    pass
+                await asyncio.sleep(0.05)
+            if self.alive():
+                return False
+            self.port = free_port()
+        return False
 
     async def metrics(self) -> dict[str, float] | None:
         try:
@@ -642,12 +668,6 @@ class Node(Proc):
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
             return None
         return parse_metrics(r.text) if r.status == 200 else None
-
-    async def gauges(self) -> tuple:
-        m = await self.metrics()
-        if m is None:
-            return (None, None)
-        return (metric(m, "herald_bus_connected"), metric(m, "herald_fleet_nodes"))
 
     async def wait_gauges(self, bus: float | None, fleet: float | None, timeout: float = READY_WAIT):
         """Bounded wait for herald_bus_connected == bus and herald_fleet_nodes
@@ -670,8 +690,6 @@ class Node(Proc):
                           if want is not None and metric(m, k) is None]
                 if absent and now - present_since >= ABSENT_WAIT:
                     return False, last + (f"{absent} absent from /metrics for {ABSENT_WAIT:.0f}s",)
-            elif now - t0 >= ABSENT_WAIT and present_since is None and timeout > ABSENT_WAIT:
-                pass  # keep trying until the deadline: the node may still be starting
             if now >= deadline:
                 return False, last
             await asyncio.sleep(0.1)
@@ -700,8 +718,14 @@ class Haproxy(Proc):
         self.nodes = nodes
         self.sock_path = os.path.join(workdir, "haproxy.sock")
         self.cfg_path = os.path.join(workdir, "haproxy.cfg")
-        marked_down = " on-marked-down shutdown-sessions" if shutdown_sessions else ""
-        servers = "".join(f"  server {n.name} 127.0.0.1:{n.port}\n" for n in nodes)
+        self.shutdown_sessions = shutdown_sessions
+        self.cfg = ""
+
+    def write_cfg(self) -> None:
+        """The configuration for the current ports (nodes may have moved to a
+        new port at first start, see Node.start_fresh)."""
+        marked_down = " on-marked-down shutdown-sessions" if self.shutdown_sessions else ""
+        servers = "".join(f"  server {n.name} 127.0.0.1:{n.port}\n" for n in self.nodes)
         self.cfg = f"""global
   maxconn 4000
   stats socket {self.sock_path} mode 600 level admin
@@ -728,17 +752,31 @@ backend herald
   option httpchk
   http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host gw
   http-check expect status 200
-  default-server {"" if DEV_NOPROXY else "send-proxy-v2 "}check inter 300ms fall 2 rise 2{marked_down}
+  default-server send-proxy-v2 check inter 300ms fall 2 rise 2{marked_down}
 {servers}"""
         with open(self.cfg_path, "w") as f:
             f.write(self.cfg)
 
     def validate(self) -> tuple[bool, str]:
+        self.write_cfg()
         r = subprocess.run(["haproxy", "-c", "-f", self.cfg_path], capture_output=True, timeout=20)
         return r.returncode == 0, (r.stdout + r.stderr).decode("utf-8", "replace")
 
     def start(self) -> None:
+        self.write_cfg()
         self.spawn(["haproxy", "-f", self.cfg_path, "-db"])
+
+    async def start_fresh(self, attempts: int = 3) -> bool:
+        """First start: on a port taken meanwhile (haproxy exits), try another."""
+        for _ in range(attempts):
+            self.start()
+            ok, _ = await self.wait_status({}, 3)
+            if ok:
+                return True
+            if self.alive():
+                return False
+            self.port = free_port()
+        return False
 
     async def command(self, cmd: str, timeout: float = PROC_HTTP) -> str:
         async def go():

@@ -31,6 +31,21 @@ BOOST_AUTO_TEST_CASE(a_seeded_user_does_not_join_again) {
   BOOST_TEST(p.join("room:a", "carol", "n1"));
 }
 
+BOOST_AUTO_TEST_CASE(a_resync_replaces_what_a_node_had_and_reports_the_missed_events) {
+  fleet_presence p;
+  p.join("room:a", "alice", "n2");
+  p.join("room:a", "bob", "n2");
+  p.join("room:a", "bob", "n1");
+  auto changes = p.seed("room:a", "n2", {"bob", "carol"});  // alice left, carol joined while we were away
+  BOOST_REQUIRE(changes.size() == 2u);
+  BOOST_TEST(changes[0].user == "alice");
+  BOOST_TEST(!changes[0].join);
+  BOOST_TEST(changes[1].user == "carol");
+  BOOST_TEST(changes[1].join);
+  BOOST_TEST(p.present("room:a", "bob"));
+  BOOST_TEST(!p.leave("room:a", "bob", "n2"));  // still on n1
+}
+
 BOOST_AUTO_TEST_CASE(a_node_that_leaves_the_fleet_takes_its_only_users_with_it) {
   fleet_presence p;
   p.join("room:a", "alice", "n1");
