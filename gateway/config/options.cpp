@@ -4,6 +4,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #ifndef HERALD_WWW_DIR
@@ -38,6 +40,18 @@ void add_seconds(CLI::App& app, const char* name, seconds_d& value, const char* 
          name, [&value](double v) { value = seconds_d(v); }, help)
       ->check(allow_zero ? CLI::Validator(CLI::NonNegativeNumber) : CLI::Validator(CLI::PositiveNumber))
       ->default_str(text.str());
+}
+
+// --node-name's default: host:port of --listen, with the machine's name for
+// a wildcard address (every node of a fleet would be "0.0.0.0:8080").
+// Node names must differ within a fleet: counts are gathered per name.
+std::string default_node_name(const options& o) {
+  std::string host = o.listen_host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "herald";
+  }
+  return host + ":" + std::to_string(o.listen_port);
 }
 
 // The default static-file directory: the source tree's gateway/www for a
@@ -99,8 +113,8 @@ parse_outcome parse_options(int argc, char** argv) {
                  "NATS server URLs (nats://host:port, repeatable or comma-separated); turns on the fleet: "
                  "cross-node delivery, fleet-wide counts, history in JetStream")
       ->delimiter(',');
-  app.add_option("--node-name", o.node_name, "This node's name in logs, metrics and answers")
-      ->default_str("host:port of --listen");
+  app.add_option("--node-name", o.node_name, "This node's name in logs, metrics and answers; unique in a fleet")
+      ->default_str("host:port of --listen (hostname for 0.0.0.0)");
   add_seconds(app, "--bus-ack-timeout", o.bus_ack_timeout,
               "Seconds a publish waits for JetStream's ack and every node's count before answering partial");
   app.add_option("--bus-stream", o.bus_stream, "JetStream stream holding the fleet's history")->capture_default_str();
@@ -124,7 +138,7 @@ parse_outcome parse_options(int argc, char** argv) {
     std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
     return {std::nullopt, 2};
   }
-  if (o.node_name.empty()) o.node_name = listen;
+  if (o.node_name.empty()) o.node_name = default_node_name(o);
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   if (o.threads > 64) {
     std::fprintf(stderr, "--threads: at most 64 shards\n");
