@@ -131,8 +131,24 @@ struct nats_bus::impl {
   asio::steady_timer heartbeat_timer{ioc};
   asio::steady_timer stream_timer{ioc};
 
-  std::mutex epoch_mutex;  // the epoch is read by NATS callbacks, set on the bus thread
+  std::mutex epoch_mutex;  // the epoch is set on the bus thread, read by others
   std::shared_ptr<const std::string> epoch;
+  std::atomic<std::uint64_t> epoch_version{0};
+  // The delivery thread's copy, refreshed only when the version moves, so a
+  // publication from the bus takes no lock. One delivery thread runs every
+  // callback of the process (open_library), so these two need no guard.
+  std::shared_ptr<const std::string> delivery_epoch;
+  std::uint64_t delivery_epoch_version = 0;
+
+  const std::shared_ptr<const std::string>& epoch_for_delivery() {
+    const auto v = epoch_version.load(std::memory_order_acquire);
+    if (v != delivery_epoch_version) {
+      std::lock_guard lock(epoch_mutex);
+      delivery_epoch = epoch;
+      delivery_epoch_version = v;
+    }
+    return delivery_epoch;
+  }
 
   std::string inbox(std::uint64_t token) const { return inbox_prefix + std::to_string(token); }
   std::string api(const char* verb) const { return std::string("$JS.API.") + verb + "." + self.settings_.stream; }
@@ -254,6 +270,7 @@ struct nats_bus::impl {
       if (!epoch || *epoch != e) {
         if (epoch) util::log(util::log_level::warn, "history stream was recreated: new epoch", {{"epoch", e}});
         epoch = std::make_shared<const std::string>(e);
+        epoch_version.fetch_add(1, std::memory_order_release);
       }
     }
     if (!stream_ready) util::log(util::log_level::info, "bus history ready", {{"stream", self.settings_.stream}, {"epoch", e}});
@@ -600,7 +617,7 @@ void nats_bus::impl::on_delivery_msg(natsConnection*, natsSubscription*, natsMsg
   auto key = key_of_subject(natsMsg_GetSubject(raw), delivery_prefix);
   if (!key) return;
   auto r = record_of(raw, std::move(*key));
-  r.epoch = self->self.epoch();
+  r.epoch = self->epoch_for_delivery();
   self->out->on_record(std::move(r));
 }
 
