@@ -20,7 +20,7 @@ PACKAGES=(
 )
 # `test` also starts real servers: NATS with JetStream and haproxy (fleet
 # tests), systemd-analyze (unit file check).
-TEST_PACKAGES=(nats-server haproxy systemd)
+TEST_PACKAGES=(nats-server haproxy systemd python3-yaml)
 # `test` also needs Debian's chromium and Node (for playwright-core); see
 # install_packages.
 

@@ -191,23 +191,6 @@ class Proc:
         self.signal(signal.SIGKILL)
         await self.wait_exit(5)
 
-    def stop_now(self, grace: float = 2.0) -> None:
-        """Synchronous cleanup: SIGTERM, bounded wait, then SIGKILL."""
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        try:
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        except ProcessLookupError:
-            pass
-
     def log_tail(self, n: int = 3000) -> str:
         try:
             with open(self.log_path, "rb") as f:
@@ -224,9 +207,25 @@ def threading_is_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def stop_all() -> None:
-    for p in reversed(_procs):
-        p.stop_now()
+def stop_all(grace: float = 3.0) -> None:
+    """SIGTERM to every live child at once, one shared bounded wait, then
+    SIGKILL for whatever is left (and reap it)."""
+    live = [p for p in _procs if p.alive()]
+    for p in live:
+        p.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in live:
+        try:
+            p.proc.wait(timeout=max(0.01, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in live:
+        if p.alive():
+            p.proc.kill()
+            try:
+                p.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 # --------------------------------------------------------------------------

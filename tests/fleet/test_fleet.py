@@ -10,17 +10,21 @@ talk to a node directly send a PROXY v2 header first; clients through
 haproxy connect plainly.
 
 What it asserts, in order: PROXY header enforcement; cross-node compat push
-with fleet-wide counts; cross-node native publish; client publish across
-nodes; presence across nodes; offsets identical and increasing everywhere;
-history/recovery (history API, subscribe since, /poll, SSE Last-Event-ID)
-identical on every node; kill -9 of a node under a publish stream (clients
+and user push with fleet-wide counts; cross-node native publish; client
+publish across nodes; offsets identical and increasing everywhere (bursts of
+concurrent publishes through all three nodes); history/recovery (history
+API, subscribe since, /poll, SSE Last-Event-ID) identical on every node;
+presence across nodes; kill -9 of a node under a publish stream (clients
 resume through haproxy, every offset exactly once); the killed node's
 restart (history and epoch intact); SIGTERM drain under a publish stream
-(1001, readyz 503, every offset exactly once); nats-server kill -9 and
+(readyz 503, close 1001, every offset exactly once); nats-server kill -9 and
 restart (503 bus_unavailable, local delivery continues, reconnect).
 
-One line per assertion (PASS/FAIL name), then "N passed, M failed".
-HERALD_FLEET_KEEP=1 keeps the temporary directory (logs, haproxy.cfg).
+One line per assertion (PASS/FAIL name), then "N passed, M failed"; lines
+starting "--" name a group, "  .." are measurements for the reader.
+HERALD_FLEET_KEEP=1 keeps the temporary directory (logs, haproxy.cfg);
+HERALD_FLEET_SHUTDOWN_SESSIONS=1 adds `on-marked-down shutdown-sessions`
+to haproxy (see SHUTDOWN_SESSIONS below).
 """
 from __future__ import annotations
 
@@ -52,9 +56,10 @@ NODE_FLAGS = [
     "--drain-grace", "0.5",
     "--drain-spread", "0.5",
     "--drain-timeout", str(DRAIN_TIMEOUT),
-    # The kill/drain streams publish ~20 messages/s and a client may be away
-    # for a few seconds: keep enough history that resuming is always possible
-    # (the default of 10 would make recovered:false legitimate).
+    # --history-size bounds a recovery (and a history answer). The kill/drain
+    # streams publish ~20 messages/s and a client may be away for a while,
+    # and the history checks list all ~60 messages of room:a: with the
+    # default of 10, recovered:false and short answers would be legitimate.
     "--history-size", "1000",
 ]
 
