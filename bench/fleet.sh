@@ -20,6 +20,14 @@ set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
+# The command as given (environment overrides included), for the report.
+given_env=""
+for _v in BUILD_DIR JOBS HERALD_BIN BENCH_BIN NATS_BIN RUNS SCENARIOS NODES HERALD_THREADS HERALD_ARGS \
+          LAT_N LAT_USERS LAT_RATE LAT_DURATION LAT_API FAN_N FAN_RATE FAN_DURATION FAN_API \
+          WRK_THREADS WRK_CONNECTIONS WRK_DURATION REC_CLIENTS REC_RATE REC_BEFORE REC_AFTER REC_DRAIN \
+          REC_JITTER REC_PROCS REC_HISTORY_SIZE MESSAGE_SIZE BENCH_ARGS RESULTS_DIR SKIP_BUILD; do
+  [[ -n ${!_v+x} ]] && given_env+="$_v=$(printf %q "${!_v}") "
+done
 : "${BUILD_DIR:=$repo/build-release}"
 : "${JOBS:=1}"
 : "${HERALD_BIN:=$BUILD_DIR/gateway/herald}"
@@ -159,6 +167,10 @@ stop_pid() {
 stop_all() {
   # Heralds first (a nats-server going away first makes them log a bus loss), then nats.
   local name
+  # A marker in each log, so the report tells lines logged at shutdown from the run's.
+  for name in "${!node_pid[@]}"; do
+    echo "### fleet.sh: stopping (SIGTERM) $(date -u +%H:%M:%S.%N)" >>"$out_dir/herald-$tag-$name.log"
+  done
   for name in "${!node_pid[@]}"; do kill -TERM "${node_pid[$name]}" 2>/dev/null || true; done
   for name in "${!node_pid[@]}"; do stop_pid "${node_pid[$name]}"; done
   node_pid=() node_port=()
@@ -317,7 +329,7 @@ run_recovery() {
     echo "fleet_recovery.py ${args[*]}" >>"$out_dir/commands-$tag.txt"
     timeout 400 "$py" "$bench_dir/fleet_recovery.py" "${args[@]}" 2>>"$out_dir/bench-$tag.log" ||
       log "$tag reported failures (see $out_dir/$tag.json)"
-    wait "${node_pid[$victim]}" 2>/dev/null || true  # reap the killed node
+    { wait "${node_pid[$victim]}"; } 2>/dev/null || true  # reap the killed node
     unset "node_pid[$victim]"
   fi
   stop_all
@@ -342,7 +354,7 @@ main() {
   log "results in $out_dir"
   # What produced the figures: the command, every parameter, the tree, the machine.
   {
-    echo "command=${FLEET_COMMAND:-bench/fleet.sh}"
+    echo "command=${given_env}bench/fleet.sh"
     echo "commit=$commit$dirty"
     echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "nproc=$(nproc)"

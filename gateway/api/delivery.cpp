@@ -214,6 +214,7 @@ void delivery::update_interest(std::size_t owner, const std::string& key, std::s
   } else {
     bus_->unlisten(st.fleet.take_handle(key));
     st.fleet_presence.forget(key);
+    st.bus_order.erase(key);
   }
 }
 

@@ -126,6 +126,9 @@ class delivery : public bus::sink {
   void deliver_unsequenced(std::string key, bus::envelope env, std::string data, boost::asio::any_io_executor back,
                            std::function<void(publish_result)> done);
   void receive(std::size_t owner, bus::record r);
+  void fan_out(std::size_t owner, bus::record r);
+  void arm_gap_timer(std::size_t owner, const std::string& key);
+  void fill_gap(std::size_t owner, const std::string& key);
   void answer_count(std::size_t owner, const std::string& key, const std::string& id, std::string reply_to);
   void receive_presence(std::size_t owner, const bus::record& r);
   void send_presence_frame(std::size_t owner, const std::string& topic, const std::string& user, bool join);

@@ -42,6 +42,7 @@ class fleet_book {
     state st = state::unknown;
     std::size_t count = 0;
   };
+  bool known(const std::string& id) const { return entries_.count(id) > 0; }
   // Looks a query up; a `done` entry is consumed (each publication is asked once per node).
   lookup answer(const std::string& id);
   // Parks a query until finish(id).

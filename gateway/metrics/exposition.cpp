@@ -165,6 +165,10 @@ void add_bus(std::vector<MetricFamily>& out, const std::vector<shard_stats>& sha
                          static_cast<double>(b.fleet_nodes)));
   out.push_back(counter(shards, "herald_bus_messages_received_total",
                         "Publications received from the bus for local receivers.", &shard_stats::bus_received));
+  out.push_back(counter(shards, "herald_bus_order_gaps_total",
+                        "Times a publication came from the bus before its predecessor and the gap was read back "
+                        "from the stream.",
+                        &shard_stats::bus_order_gaps));
   auto listened = family("herald_bus_listened_keys", "Topics and users this node listens to on the bus.",
                          MetricType::Gauge);
   add_value(listened, sum_of(shards, [](const shard_stats& s) { return s.bus_listened; }));

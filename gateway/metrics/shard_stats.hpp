@@ -74,6 +74,7 @@ struct shard_stats {
   // Fleet: publications received from the bus (by their keys' owner shards)
   // and how long after publication they arrived (the publisher's clock).
   std::uint64_t bus_received = 0;
+  std::uint64_t bus_order_gaps = 0;  // a publication's predecessor was late: read back from the stream
   latency_histogram bus_lag;
   std::uint64_t bus_listened = 0;  // gauge, filled at snapshot time: keys this shard listens to
   std::uint64_t topics = 0;  // gauge, filled at snapshot time

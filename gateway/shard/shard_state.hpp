@@ -7,7 +7,10 @@
 // Thread contract: shard-local. Only the shard's own thread touches it; other
 // shards reach it through shard_pool::post_to / map.
 #include <cstddef>
+#include <string>
+#include <unordered_map>
 
+#include "bus/key_order.hpp"
 #include "hub/fleet_book.hpp"
 #include "hub/fleet_presence.hpp"
 #include "hub/interest_book.hpp"
@@ -29,6 +32,7 @@ struct shard_state {
   hub::interest_book interest; // which shards subscribe to the keys this shard owns
   hub::fleet_book fleet;       // fleet: bus subscriptions and per-publication counts of owned keys
   hub::fleet_presence fleet_presence;  // fleet: who is present on which node, for owned listened topics
+  std::unordered_map<std::string, bus::key_order> bus_order;  // fleet: stream order per listened key
   proto::codec codec;
   metrics::shard_stats stats;
 };
