@@ -86,6 +86,16 @@ def row(cells):
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def wrong_counts(runs, n):
+    """Per run: push answers whose recipient count was not the connections the push must
+    reach (herald-bench push_replies_count_mismatch), and of them how many said partial."""
+    out = []
+    for _, doc in runs.get(n, []):
+        m, p = fig(doc, "push_replies_count_mismatch"), fig(doc, "push_replies_partial")
+        out.append("n/a" if m is None else f"{m:.0f} ({p or 0:.0f})")
+    return " / ".join(out)
+
+
 def latency_section(runs, lines):
     names = [("latency_standalone", "standalone (no --bus)"), ("latency_same", "same-node (recv n1, push n1)"),
              ("latency_cross", "cross-node (recv n2, push n1)")]
@@ -96,8 +106,9 @@ def latency_section(runs, lines):
               "push's *intended* send time to receipt (coordinated omission corrected). Server CPU is summed "
               "over every herald process of the variant; nats-server's is apart.", "",
               row(["variant", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p99 each run", "herald CPU µs/push",
-                   "nats CPU µs/push", "pushes/s", "push reply p99 ms", "recipients reported / deliveries expected"]),
-              row(["---"] * 11)]
+                   "nats CPU µs/push", "pushes/s", "push reply p99 ms", "recipients reported / deliveries expected",
+                   "answers with a wrong count (partial)"]),
+              row(["---"] * 12)]
     for n, label in names:
         if n not in runs:
             continue
@@ -112,7 +123,7 @@ def latency_section(runs, lines):
                           fmt(med(values(runs, n, "extra_cpu_us_per_push"))),
                           fmt(med(values(runs, n, "pushes_per_s"))),
                           fmt(med(values(runs, n, "push_reply_p99_us")), "ms"),
-                          f"{fmt(rec)} / {fmt(exp)}"]))
+                          f"{fmt(rec)} / {fmt(exp)}", wrong_counts(runs, n)]))
     same = values(runs, "latency_same", "latency_p99_us")
     cross = values(runs, "latency_cross", "latency_p99_us")
     alone = values(runs, "latency_standalone", "latency_p99_us")
@@ -144,8 +155,9 @@ def fanout_section(runs, lines):
               "(`herald_messages_delivered_total` summed over the nodes).", "",
               row(["variant", "deliveries/s", "herald CPU µs/delivery", "each run", "per-node CPU s (n1/n2/n3)",
                    "nats CPU µs/delivery", "nats CPU s", "latency p50 ms", "p99 ms", "last receiver p99 ms",
-                   "RSS/conn B"]),
-              row(["---"] * 11)]
+                   "RSS/conn B", "push reply p50 ms", "recipients reported / expected",
+                   "answers with a wrong count (partial), each run"]),
+              row(["---"] * 14)]
     for n, label in names:
         if n not in runs:
             continue
@@ -159,7 +171,11 @@ def fanout_section(runs, lines):
                           fmt(med(values(runs, n, "latency_p50_us")), "ms"),
                           fmt(med(values(runs, n, "latency_p99_us")), "ms"),
                           fmt(med(values(runs, n, "last_receiver_p99_us")), "ms"),
-                          fmt(med(values(runs, n, "server_rss_bytes_per_conn")))]))
+                          fmt(med(values(runs, n, "server_rss_bytes_per_conn"))),
+                          fmt(med(values(runs, n, "push_reply_p50_us")), "ms"),
+                          f"{fmt(med(values(runs, n, 'server_recipients_reported')))} / "
+                          f"{fmt(med(values(runs, n, 'deliveries_expected')))}",
+                          wrong_counts(runs, n)]))
     a = med(values(runs, "fanout_standalone", "server_cpu_us_per_delivery"))
     b = med(values(runs, "fanout_fleet", "server_cpu_us_per_delivery"))
     if a is not None and b is not None:

@@ -315,6 +315,10 @@ asio::awaitable<void> coordinator::run_pushes(push_summary& summary, std::uint64
   summary.ok = outcome.ok;
   summary.failed = outcome.failed;
   summary.server_recipients = outcome.server_recipients;
+  summary.count_mismatches = outcome.count_mismatches;
+  summary.count_short = outcome.count_short;
+  summary.partial_replies = outcome.partial_replies;
+  summary.first_mismatch = outcome.first_mismatch;
   summary.end_ns = outcome.end_ns ? outcome.end_ns : monotonic_ns();
   summary.send_lag = outcome.send_lag;
   summary.reply_time = outcome.reply_time;

@@ -66,16 +66,25 @@ asio::awaitable<void> push_driver::lane(http_client& client, const push_window& 
     auto body = push_body(options_, seq, payload);
     const auto reply = co_await client.post(target, std::move(body));
     out.reply_time.record(monotonic_ns() - sent_at);
-    record(reply, out);
+    record(reply, seq, out);
   }
   if (--running_ == 0) all_done_->cancel();
 }
 
-void push_driver::record(const http_reply& reply, push_outcome& out) {
+void push_driver::record(const http_reply& reply, std::uint64_t seq, push_outcome& out) {
   ++replies_;
   if (reply.ok && reply.status >= 200 && reply.status < 300) {
     ++out.ok;
-    out.server_recipients += parse_recipients(reply.body).value_or(0);
+    const auto n = parse_recipients(reply.body);
+    out.server_recipients += n.value_or(0);
+    if (reply.body.find("\"partial\":true") != std::string::npos) ++out.partial_replies;
+    const auto expected = expected_recipients(options_, seq);
+    if (n && *n != expected) {
+      ++out.count_mismatches;
+      if (*n < expected) ++out.count_short;
+      if (out.first_mismatch.empty())
+        out.first_mismatch = "push " + std::to_string(seq) + ": " + std::to_string(*n) + " of " + std::to_string(expected);
+    }
     return;
   }
   ++out.failed;

@@ -35,6 +35,11 @@ struct push_outcome {
   std::uint64_t ok = 0;                 // 2xx replies
   std::uint64_t failed = 0;             // transport errors and non-2xx replies
   std::uint64_t server_recipients = 0;  // sum of N in the replies
+  std::uint64_t count_mismatches = 0;   // 2xx replies whose N differs from the push's expected recipients
+  std::uint64_t count_short = 0;        // ... of them, N below it
+  std::uint64_t partial_replies = 0;    // 2xx replies saying "partial":true (a fleet node did not report)
+  std::string first_mismatch;           // e.g. "push 12: 4000 of 5000"
+
   histogram send_lag;                   // actual send time - intended send time (ns)
   histogram reply_time;                 // request written -> reply read (ns)
   std::string first_error;
@@ -54,7 +59,7 @@ class push_driver {
  private:
   boost::asio::awaitable<void> lane(http_client& client, const push_window& window,
                                     push_outcome& out);
-  void record(const http_reply& reply, push_outcome& out);
+  void record(const http_reply& reply, std::uint64_t seq, push_outcome& out);
 
   boost::asio::any_io_executor executor_;
   const bench_options& options_;

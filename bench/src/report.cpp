@@ -111,6 +111,9 @@ void push_figures(run_report& r, const bench_options& o) {
   f["deliveries_per_s"] = per(received, window_s);
   f["server_delivered_delta"] = server_delivered;
   f["server_recipients_reported"] = static_cast<double>(r.pushes.server_recipients);
+  f["push_replies_count_mismatch"] = static_cast<double>(r.pushes.count_mismatches);
+  f["push_replies_count_short"] = static_cast<double>(r.pushes.count_short);
+  f["push_replies_partial"] = static_cast<double>(r.pushes.partial_replies);
   f["server_cpu_seconds_measured"] = per(cpu_us, 1e6);
   f["server_cpu_us_per_delivery"] = per(cpu_us, deliveries);
   f["server_cpu_us_per_push"] = per(cpu_us, static_cast<double>(r.pushes.sent));
@@ -225,6 +228,14 @@ void check_deliveries(run_report& r, const bench_options& o) {
   if (lag_p99_us > 500)
     r.warnings.push_back("the harness sent 1% of pushes more than " + std::to_string(static_cast<long>(lag_p99_us)) +
                          " us late (client short of CPU?): latency figures include that delay");
+  // Every connection was open and every push reached it, so the server's own count of
+  // recipients should match; long-polls between two polls and churn legitimately differ.
+  if ((o.kind == scenario::unicast || o.kind == scenario::fanout) && r.pushes.count_mismatches > 0)
+    r.warnings.push_back(std::to_string(r.pushes.count_mismatches) + " of " + std::to_string(r.pushes.ok) +
+                         " push replies gave a recipient count other than the connections it must reach (" +
+                         std::to_string(r.pushes.count_short) + " below; " +
+                         std::to_string(r.pushes.partial_replies) + " said partial; first: " +
+                         r.pushes.first_mismatch + ")");
   if (r.pushes.server_recipients + r.warmup.server_recipients == 0 && r.pushes.ok > 0)
     r.warnings.push_back("push replies reported no recipients (reply format not understood?)");
 }
@@ -363,6 +374,8 @@ void write_counts(json_writer& w, const run_report& r) {
       .field("pushes_ok", r.pushes.ok).field("pushes_failed", r.pushes.failed)
       .field("warmup_pushes_sent", r.warmup.sent).field("warmup_pushes_failed", r.warmup.failed)
       .field("server_recipients_reported", r.pushes.server_recipients)
+      .field("push_replies_count_mismatch", r.pushes.count_mismatches)
+      .field("push_replies_partial", r.pushes.partial_replies)
       .field("first_client_error", c.first_error)
       .end_object();
 }

@@ -36,6 +36,8 @@ struct server_sample {
 
 struct push_summary {
   std::uint64_t count = 0, sent = 0, ok = 0, failed = 0, server_recipients = 0;
+  std::uint64_t count_mismatches = 0, count_short = 0, partial_replies = 0;
+  std::string first_mismatch;
   std::int64_t start_ns = 0, end_ns = 0;
   histogram send_lag, reply_time;
   std::string first_error;

@@ -30,6 +30,12 @@ std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections,
   return connections / users + (user < connections % users ? 1 : 0);
 }
 
+std::uint64_t expected_recipients(const bench_options& o, std::uint64_t seq) {
+  if (o.kind == scenario::fanout || o.held()) return o.connections;
+  const auto users = o.effective_users();
+  return connections_of_user(user_of_push(seq, users), o.connections, users);
+}
+
 std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count) {
   if (o.kind == scenario::fanout || o.held()) return count * o.connections;
   const auto users = o.effective_users();

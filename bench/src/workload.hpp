@@ -39,6 +39,10 @@ std::size_t target_of_connection(std::uint64_t index, std::size_t targets);
 std::uint64_t user_of_push(std::uint64_t seq, std::uint64_t users);
 std::uint64_t connections_of_user(std::uint64_t user, std::uint64_t connections, std::uint64_t users);
 
+// Connections push number `seq` must reach if every connection is open: what the
+// server's "message sent to N clients" / {"delivered":N} should say.
+std::uint64_t expected_recipients(const bench_options& o, std::uint64_t seq);
+
 // Deliveries that pushes [0, count) must produce if every connection is open.
 std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count);
 

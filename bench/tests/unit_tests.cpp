@@ -215,6 +215,15 @@ BOOST_AUTO_TEST_CASE(unicast_expectations_count_every_connection_of_each_pushed_
   BOOST_TEST(push_body(o, 5, "hb:1:2:") == R"({"userId":"u1","event":"bench","message":"hb:1:2:"})");
 }
 
+BOOST_AUTO_TEST_CASE(each_push_expects_the_connections_of_its_user) {
+  const char* argv[] = {"herald-bench", "--scenario", "unicast", "--connections", "10", "--users", "4"};
+  auto o = *parse_options(7, const_cast<char**>(argv)).value;
+  BOOST_TEST(expected_recipients(o, 0) == 3u);  // u0: connections 0, 4, 8
+  BOOST_TEST(expected_recipients(o, 7) == 2u);  // u3: connections 3, 7
+  const char* f[] = {"herald-bench", "--scenario", "fanout", "--connections", "15000"};
+  BOOST_TEST(expected_recipients(*parse_options(5, const_cast<char**>(f)).value, 9) == 15000u);
+}
+
 BOOST_AUTO_TEST_CASE(native_fanout_subscribes_and_publishes_to_one_topic) {
   const char* argv[] = {"herald-bench", "--scenario", "fanout", "--api", "native", "--connections", "7"};
   auto o = *parse_options(7, const_cast<char**>(argv)).value;

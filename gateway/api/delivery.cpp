@@ -18,16 +18,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-publish_result start_of(const hub::shared_frame& f) {
-  publish_result r;
-  r.offset = f->offset;
-  return r;
-}
-
-void add_counts(publish_result& total, const hub::fanout_result& r) {
-  total.queued += r.queued;
-  total.dropped += r.dropped;
-}
 
 // Stamps `m` with the next offset of `key`'s log, encodes it with `encode`
 // and records it. Runs on the owner shard.
@@ -45,6 +35,17 @@ shard::targeted<hub::shared_frame> stamp(shard::shard_state& owner, const std::s
 }
 
 }  // namespace
+
+publish_result delivery::start_of(const hub::shared_frame& f) {
+  publish_result r;
+  r.offset = f->offset;
+  return r;
+}
+
+void delivery::add_counts(publish_result& total, const hub::fanout_result& r) {
+  total.queued += r.queued;
+  total.dropped += r.dropped;
+}
 
 delivery::delivery(shard::shard_pool& pool, states_t& states) : pool_(pool), states_(states) {}
 

@@ -121,6 +121,10 @@ class delivery : public bus::sink {
   boost::asio::awaitable<presence_info> presence_of(std::string topic);
 
  private:
+  // A fan-out's result before any shard counted, and one shard's count added.
+  static publish_result start_of(const hub::shared_frame& f);
+  static void add_counts(publish_result& total, const hub::fanout_result& r);
+
   // Fleet paths (fleet_delivery.cpp).
   boost::asio::awaitable<publish_result> via_bus(std::string key, bus::envelope env, std::string data);
   void deliver_unsequenced(std::string key, bus::envelope env, std::string data, boost::asio::any_io_executor back,

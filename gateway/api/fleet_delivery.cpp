@@ -60,16 +60,6 @@ hub::fanout_result fan_one(shard::shard_state& st, const hub::shared_frame& f) {
   return st.registry.publish_user(f->topic, hub::localize(f));
 }
 
-publish_result start_of(const hub::shared_frame& f) {
-  publish_result r;
-  r.offset = f->offset;
-  return r;
-}
-
-void add_counts(publish_result& total, const hub::fanout_result& r) {
-  total.queued += r.queued;
-  total.dropped += r.dropped;
-}
 
 publish_result result_of(const bus::publish_outcome& o) {
   publish_result r;

@@ -238,6 +238,29 @@ boost::asio::awaitable<response> http_api::presence(const request& req) {
   co_return json_response(http::status::ok, std::move(body), req.version());
 }
 
+namespace {
+
+// The bus's figures (zeros on a standalone node).
+metrics::bus_snapshot bus_snapshot_of(const bus::nats_bus* b) {
+  metrics::bus_snapshot s;
+  if (!b) return s;
+  const auto& c = b->counters();
+  s.enabled = true;
+  s.connected = b->connected();
+  s.reconnects = c.reconnects.load();
+  s.disconnects = c.disconnects.load();
+  s.failed_disconnected = c.publish_failed_disconnected.load();
+  s.failed_timeout = c.publish_failed_timeout.load();
+  s.failed_rejected = c.publish_failed_rejected.load();
+  s.partial_answers = c.partial_answers.load();
+  s.history_failures = c.history_failures.load();
+  s.slow_consumer_errors = c.slow_consumer_errors.load();
+  s.fleet_nodes = b->fleet_nodes();
+  return s;
+}
+
+}  // namespace
+
 boost::asio::awaitable<response> http_api::scrape(const request& req) {
   auto* states = &states_;
   auto snapshots = co_await pool_.map_reduce(
@@ -255,24 +278,9 @@ boost::asio::awaitable<response> http_api::scrape(const request& req) {
       },
       std::vector<metrics::shard_stats>{},
       [](std::vector<metrics::shard_stats>& all, metrics::shard_stats&& s) { all.push_back(std::move(s)); });
-  metrics::bus_snapshot bus;
-  if (bus_) {
-    const auto& c = bus_->counters();
-    bus.enabled = true;
-    bus.connected = bus_->connected();
-    bus.reconnects = c.reconnects.load();
-    bus.disconnects = c.disconnects.load();
-    bus.failed_disconnected = c.publish_failed_disconnected.load();
-    bus.failed_timeout = c.publish_failed_timeout.load();
-    bus.failed_rejected = c.publish_failed_rejected.load();
-    bus.partial_answers = c.partial_answers.load();
-    bus.history_failures = c.history_failures.load();
-    bus.slow_consumer_errors = c.slow_consumer_errors.load();
-    bus.fleet_nodes = bus_->fleet_nodes();
-  }
   response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.body() = exposition_.render(snapshots, bus);
+  res.body() = exposition_.render(snapshots, bus_snapshot_of(bus_));
   co_return res;
 }
 

@@ -40,21 +40,18 @@ std::string epoch_of(std::string_view stream_name, std::string_view created) {
   return out;
 }
 
+std::optional<js_error> reply_reader::open(std::string_view body, simdjson::ondemand::object& obj) {
+  buffer_ = simdjson::padded_string(body);
+  if (parser_.iterate(buffer_).get(doc_) || doc_.get_object().get(obj)) return malformed();
+  auto e = error_of(obj);
+  obj.reset();
+  return e;
+}
+
 pub_ack reply_reader::read_pub_ack(std::string_view body) {
   pub_ack out;
-  buffer_ = simdjson::padded_string(body);
-  simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
-  if (parser_.iterate(buffer_).get(doc) || doc.get_object().get(obj)) {
-    out.error = malformed();
-    return out;
-  }
-  // Fields are looked up in document order: "error" first, then "seq".
-  if (auto e = error_of(obj)) {
-    out.error = std::move(e);
-    return out;
-  }
-  obj.reset();
+  if ((out.error = open(body, obj))) return out;
   std::uint64_t seq = 0;
   if (obj["seq"].get_uint64().get(seq) || seq == 0) {
     out.error = malformed();
@@ -66,18 +63,8 @@ pub_ack reply_reader::read_pub_ack(std::string_view body) {
 
 stream_state reply_reader::read_stream_info(std::string_view body) {
   stream_state out;
-  buffer_ = simdjson::padded_string(body);
-  simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
-  if (parser_.iterate(buffer_).get(doc) || doc.get_object().get(obj)) {
-    out.error = malformed();
-    return out;
-  }
-  if (auto e = error_of(obj)) {
-    out.error = std::move(e);
-    return out;
-  }
-  obj.reset();
+  if ((out.error = open(body, obj))) return out;
   std::string_view created;
   if (obj["created"].get_string().get(created)) {
     out.error = malformed();

@@ -46,8 +46,12 @@ class reply_reader {
   stream_state read_stream_info(std::string_view body);
 
  private:
+  // Parses `body` as an object into `obj`; nothing when it is not one.
+  std::optional<js_error> open(std::string_view body, simdjson::ondemand::object& obj);
+
   simdjson::ondemand::parser parser_;
   simdjson::padded_string buffer_;
+  simdjson::ondemand::document doc_;  // the object open() hands out lives in it
 };
 
 }  // namespace herald::bus
