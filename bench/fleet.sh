@@ -25,7 +25,7 @@ given_env=""
 for _v in BUILD_DIR JOBS HERALD_BIN BENCH_BIN NATS_BIN RUNS SCENARIOS NODES HERALD_THREADS HERALD_ARGS \
           LAT_N LAT_USERS LAT_RATE LAT_DURATION LAT_API FAN_N FAN_RATE FAN_DURATION FAN_API \
           WRK_THREADS WRK_CONNECTIONS WRK_DURATION REC_CLIENTS REC_RATE REC_BEFORE REC_AFTER REC_DRAIN \
-          REC_JITTER REC_PROCS REC_HISTORY_SIZE MESSAGE_SIZE BENCH_ARGS RESULTS_DIR SKIP_BUILD; do
+          REC_JITTER REC_PROCS REC_HISTORY_SIZE MESSAGE_SIZE BENCH_ARGS RESULTS_DIR SKIP_BUILD HERALD_BUILT_FROM; do
   [[ -n ${!_v+x} ]] && given_env+="$_v=$(printf %q "${!_v}") "
 done
 : "${BUILD_DIR:=$repo/build-release}"
@@ -48,6 +48,7 @@ done
 : "${MESSAGE_SIZE:=64}"
 : "${BENCH_ARGS:=}"
 : "${RESULTS_DIR:=$bench_dir/results}"
+: "${HERALD_BUILT_FROM:=the working tree}"  # free text for the report, e.g. "git archive a1cf3b4"
 
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
@@ -167,6 +168,10 @@ stop_pid() {
 stop_all() {
   # Heralds first (a nats-server going away first makes them log a bus loss), then nats.
   local name
+  # Each node's counters as the run left them (bus order gaps, partial answers, drops ...).
+  for name in "${!node_pid[@]}"; do
+    curl -sf -m 5 "http://127.0.0.1:${node_port[$name]}/metrics" >"$out_dir/metrics-$tag-$name.txt" 2>/dev/null || true
+  done
   # A marker in each log, so the report tells lines logged at shutdown from the run's.
   for name in "${!node_pid[@]}"; do
     echo "### fleet.sh: stopping (SIGTERM) $(date -u +%H:%M:%S.%N)" >>"$out_dir/herald-$tag-$name.log"
@@ -364,6 +369,7 @@ main() {
     echo "wrk_version=$(wrk -v 2>&1 | head -1 || true)"
     echo "python_websockets=$("$py" -c 'import websockets; print(websockets.__version__)' 2>/dev/null)"
     echo "herald_bin=$HERALD_BIN"
+    echo "herald_built_from=$HERALD_BUILT_FROM"
     echo "bench_bin=$BENCH_BIN"
     for v in RUNS SCENARIOS NODES HERALD_THREADS HERALD_ARGS LAT_N LAT_USERS LAT_RATE LAT_DURATION LAT_API \
              FAN_N FAN_RATE FAN_DURATION FAN_API WRK_THREADS WRK_CONNECTIONS WRK_DURATION REC_CLIENTS REC_RATE \

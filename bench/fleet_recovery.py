@@ -342,24 +342,38 @@ def analyse(args, results, answers, stored, t_kill):
         got = [o for o, _ in msgs]
         seen = set()
         prev = first_offset
-        for o in got:
+        anomalies = []
+        for k, o in enumerate(got):
             if o == 0:
                 unsequenced += 1
+                anomalies.append(("unsequenced", k, o))
                 continue
             if o in seen:
                 dups += 1
+                anomalies.append(("duplicate", k, o))
                 continue
             if o not in stored_set:
                 unknown += 1
+                anomalies.append(("unknown", k, o))
             if o < prev:
                 out_of_order += 1
+                anomalies.append(("out_of_order", k, o))
             seen.add(o)
             prev = max(prev, o)
         missing = [o for o in expected if o not in seen]
         gaps += len(missing)
-        if missing and len(worst) < 5:
-            worst.append({"client": index, "missing": missing[:10], "missing_count": len(missing),
-                          "subs": subs[:3], "closes": closes[:2]})
+        if (missing or anomalies) and len(worst) < 10:
+            # The whole timeline of this client, relative to the kill (ms), to find the cause.
+            rel = lambda t: round((t - t_kill) / 1e6, 3)
+            worst.append({"client": index, "first_offset": first_offset,
+                          "anomalies": [{"kind": kind, "at_index": k, "offset": o,
+                                         "arrivals_ms": [rel(t) for oo, t in msgs if oo == o],
+                                         "seq": seq_of_offset.get(o)} for kind, k, o in anomalies[:10]],
+                          "missing": missing[:10], "missing_count": len(missing),
+                          "subs": [{"at_ms": rel(t), "offset": so, "recovered": rc, "node": ui, "since": si}
+                                   for t, so, rc, ui, si in subs],
+                          "closes": [{"at_ms": rel(t), "why": w} for t, w in closes],
+                          "received": [(o, rel(t)) for o, t in msgs]})
         # the resubscription after the kill
         later = [s for s in subs if s[0] >= t_kill]
         if not later:
@@ -403,7 +417,11 @@ def analyse(args, results, answers, stored, t_kill):
     f["exactly_once"] = (dups == 0 and gaps == 0 and unknown == 0 and out_of_order == 0
                          and never_subscribed == 0)
     details = {"failed_publishes": failed[:20], "partial_publishes": partial[:20],
-               "count_not_n_publishes": low_counts[:20], "clients_with_gaps": worst}
+               "count_not_n_publishes": low_counts[:20], "clients_with_gaps": worst,
+               "kill_at_ms_after_first_publish": round((t_kill - answers[0]["sent_ns"]) / 1e6, 3) if answers else None,
+               "publish_answers": [{"seq": a["seq"], "sent_ms": round((a["sent_ns"] - t_kill) / 1e6, 3),
+                                    "answered_ms": round((a["answered_ns"] - t_kill) / 1e6, 3),
+                                    "status": a["status"], "body": a["body"][:120]} for a in answers]}
     return f, details
 
 

@@ -260,8 +260,12 @@ def recovery_section(runs, lines):
         det = d.get("details", {})
         for key, what in (("partial_publishes", "partial answers"), ("failed_publishes", "failed publishes"),
                           ("count_not_n_publishes", "answers whose count was not the client count"),
-                          ("clients_with_gaps", "clients with gaps")):
-            if det.get(key):
+                          ("clients_with_gaps", "clients with an anomaly (gap, duplicate, order)")):
+            if det.get(key) and key == "clients_with_gaps":
+                for c in det[key][:3]:
+                    brief = {k: c.get(k) for k in ("client", "first_offset", "anomalies", "missing", "subs", "closes")}
+                    lines.append(f"- run {i}, {what}: `{json.dumps(brief)[:900]}` (full timeline in the JSON)")
+            elif det.get(key):
                 lines.append(f"- run {i}, {what} (first of them): `{json.dumps(det[key][:4])[:600]}`")
     lines.append("")
 
@@ -282,6 +286,63 @@ def nats_section(runs, lines):
         b0, b1 = med(values(runs, "recovery", "herald0_cpu_seconds")), med(values(runs, "recovery", "herald1_cpu_seconds"))
         b = b0 + b1 if b0 is not None and b1 is not None else None
         lines.append(row(["recovery (whole run, survivors only)", fmt(a), fmt(b), ratio(a, b)]))
+    lines.append("")
+
+
+COUNTERS = [
+    ("herald_bus_order_gaps_total", "bus order gaps"),
+    ("herald_bus_partial_answers_total", "partial answers"),
+    ("herald_bus_publish_failures_total", "publish failures"),
+    ("herald_bus_history_failures_total", "history failures"),
+    ("herald_bus_slow_consumer_errors_total", "NATS slow consumer"),
+    ("herald_bus_disconnects_total", "bus disconnects"),
+    ("herald_bus_reconnects_total", "bus reconnects"),
+    ("herald_messages_dropped_total", "messages dropped"),
+    ("herald_slow_consumer_closes_total", "slow-consumer closes"),
+    ("push_non_200", "push answers ≠ 200"),
+]
+
+
+def scrape_sum(text, name):
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        if name == "push_non_200":
+            if line.startswith("herald_push_requests_total{"):
+                seen = True
+                if 'status="200"' not in line:
+                    total += float(line.rsplit(" ", 1)[1])
+            continue
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1]); seen = True
+    return total if seen else None
+
+
+def counters_section(d, lines):
+    files = sorted(glob.glob(os.path.join(d, "metrics-*.txt")))
+    if not files:
+        return
+    per = {}  # entry -> run -> counter -> sum over nodes
+    for path in files:
+        m = re.match(r"metrics-(.+)-(\d+)-([^-]+)\.txt$", os.path.basename(path))
+        if not m:
+            continue
+        text = open(path, errors="replace").read()
+        slot = per.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})
+        for name, _ in COUNTERS:
+            v = scrape_sum(text, name)
+            if v is not None:
+                slot[name] = slot.get(name, 0) + v
+    lines += ["## Server counters at the end of each run", "",
+              "Summed over the nodes still running (scraped just before SIGTERM); each run's value.", "",
+              row(["scenario"] + [label for _, label in COUNTERS]), row(["---"] * (len(COUNTERS) + 1))]
+    for entry in sorted(per):
+        cells = [entry]
+        for name, _ in COUNTERS:
+            vals = [per[entry][r].get(name) for r in sorted(per[entry])]
+            cells.append(" / ".join("–" if v is None else f"{v:.0f}" for v in vals))
+        lines.append(row(cells))
     lines.append("")
 
 
@@ -339,6 +400,8 @@ def main():
              f"{m.get('HERALD_ARGS', '')}`, fleet nodes add `--bus nats://127.0.0.1:PORT --node-name nX` "
              f"(recovery also `--history-size {m.get('REC_HISTORY_SIZE', '?')}`); "
              f"nats: `nats-server -js -sd DIR -p PORT -a 127.0.0.1`"]
+    lines.append(f"- herald binary: `{m.get('herald_bin', '?')}`, built from {m.get('herald_built_from', '?')}; "
+                 f"herald-bench: `{m.get('bench_bin', '?')}`")
     params = " ".join(f"{k}={m[k]}" for k in m if re.match(r"(LAT|FAN|WRK|REC|MESSAGE|NODES|BENCH)_?", k))
     lines.append(f"- parameters: `{params}`")
     if dirty:
@@ -350,6 +413,7 @@ def main():
     wrk_section(runs, lines)
     recovery_section(runs, lines)
     nats_section(runs, lines)
+    counters_section(d, lines)
     problems_section(d, runs, lines)
     cmds = sorted(glob.glob(os.path.join(d, "commands-*-1.txt")))
     if cmds:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Herald's two commands on a fresh Debian/Ubuntu machine:
-#   ./deploy/dev.sh run    install what is missing, build Release, start herald on :8080
+#   ./deploy/dev.sh run    install what is missing, build herald (Release), start it on :8080
 #   ./deploy/dev.sh test   same set-up, then build and run the whole test suite
-# Extra arguments after `run` go to herald (e.g. ./deploy/dev.sh run --threads 2).
+# Extra arguments after `run` go to herald (e.g. ./deploy/dev.sh run --threads 2)
+# and win over the script's defaults (--listen 0.0.0.0:8080 and the demo's
+# --client-publish/--presence 'room:*'), as do HERALD_* variables and keys of
+# a --config file: a default is added only for an option set nowhere else.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,9 +49,34 @@ install_packages() {
   if [ "${1:-}" = test ]; then "$ROOT/tests/browser/setup.sh"; fi
 }
 
+# build [configure options...] [-- build options...]
 build() {
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@" >/dev/null
-  cmake --build "$BUILD_DIR" -j "$JOBS"
+  local configure=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do configure+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${configure[@]}" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS" "$@"
+}
+
+# Whether the user sets herald option $1 (e.g. --listen) themselves, given
+# run's arguments: as a flag (--listen X or --listen=X), as its HERALD_
+# variable, or as a key of the --config file (or $HERALD_CONFIG).
+user_sets() {
+  local opt="$1" key="${1#--}" config="${HERALD_CONFIG:-}" prev="" a
+  shift
+  local env
+  env="HERALD_$(echo "$key" | tr 'a-z-' 'A-Z_')"
+  [ -n "${!env:-}" ] && return 0
+  for a in "$@"; do
+    case "$a" in
+      "$opt" | "$opt"=*) return 0 ;;
+      --config=*) config="${a#--config=}" ;;
+    esac
+    [ "$prev" = --config ] && config="$a"
+    prev="$a"
+  done
+  [ -n "$config" ] && [ -f "$config" ] \
+    && grep -Eq "^[[:space:]]*(${key}|${key//-/_})[[:space:]]*=" "$config"
 }
 
 cmd="${1:-}"
@@ -56,9 +84,15 @@ shift || true
 case "$cmd" in
   run)
     install_packages
-    build -DHERALD_BUILD_TESTS=OFF
-    # The demo chat at / needs clients allowed to publish to rooms.
-    exec "$BUILD_DIR/gateway/herald" --listen 0.0.0.0:8080 --client-publish 'room:*' --presence 'room:*' "$@"
+    # Only the binary: not the tests, not the bench.
+    build -DHERALD_BUILD_TESTS=OFF -- --target herald
+    # The demo chat at / needs clients allowed to publish to rooms, and
+    # presence there for its Online list.
+    defaults=()
+    user_sets --listen "$@" || defaults+=(--listen 0.0.0.0:8080)
+    user_sets --client-publish "$@" || defaults+=(--client-publish 'room:*')
+    user_sets --presence "$@" || defaults+=(--presence 'room:*')
+    exec "$BUILD_DIR/gateway/herald" "${defaults[@]}" "$@"
     ;;
   test)
     install_packages test

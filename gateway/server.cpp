@@ -3,19 +3,21 @@
 #include <algorithm>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "api/delivery.hpp"
+#include "api/status_sampler.hpp"
 #include "bus/nats_bus.hpp"
 #include "api/http_api.hpp"
 #include "metrics/exposition.hpp"
+#include "metrics/status_history.hpp"
 #include "net/listener.hpp"
 #include "net/shard_context.hpp"
+#include "net/unexpected.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
+#include "util/build_info.hpp"
 #include "util/log.hpp"
-
-#ifndef HERALD_VERSION
-#define HERALD_VERSION "dev"
-#endif
 
 namespace herald {
 
@@ -57,6 +59,7 @@ struct server::parts {
   std::unique_ptr<bus::nats_bus> bus;  // only in a fleet (--bus)
   std::vector<std::unique_ptr<net::shard_context>> contexts;
   metrics::exposition exposition;
+  std::unique_ptr<metrics::status_history> status;  // only with the status page
   api::http_api api;
   net::listener listener;
   bool stopped = false;
@@ -68,8 +71,9 @@ struct server::parts {
         delivery(pool, states),
         bus(make_bus(o, delivery)),
         contexts(make_contexts(pool, states, o, auth, delivery, open_total)),
-        exposition(HERALD_VERSION, o.node_name),
-        api(o, auth, delivery, pool, states, exposition, ready, bus.get()),
+        exposition(std::string(util::version()), o.node_name, std::string(util::commit())),
+        status(o.status_page || !o.push_key.empty() ? std::make_unique<metrics::status_history>() : nullptr),
+        api(o, auth, delivery, pool, states, exposition, ready, bus.get(), status.get()),
         listener(pool, raw(contexts), api) {}
 
   static std::unique_ptr<bus::nats_bus> make_bus(const config::options& o, api::delivery& d) {
@@ -128,6 +132,10 @@ std::uint16_t server::start() {
   }
   parts_->listener.start();
   if (parts_->bus) parts_->bus->start(parts_->delivery);
+  if (parts_->status) {
+    boost::asio::co_spawn(parts_->pool.executor(0), api::sample_status(parts_->pool, parts_->states, *parts_->status),
+                   net::log_unexpected{"status sampler"});
+  }
   parts_->pool.run();
   util::log(util::log_level::info, "herald listening",
             {{"address", opts_.listen_host},

@@ -296,9 +296,8 @@ parse_result<client_publish> codec::parse_client_publish(std::string_view body) 
   if (!optional_string(obj, "token", p.token) || p.token.empty()) {
     return fail<client_publish>(errc::bad_request, "\"token\" must be a non-empty string");
   }
-  if (!optional_string(obj, "topic", p.topic) || !valid_topic(p.topic)) {
-    return fail<client_publish>(errc::bad_topic, std::string(topic_rule));
-  }
+  // Like every other endpoint: a missing topic is a bad_request, a badly named one a bad_topic.
+  if (auto e = read_topic(obj, p.topic, {})) return fail<client_publish>(std::move(*e));
   if (auto e = read_data(obj, p.data, {})) return fail<client_publish>(std::move(*e));
   r.value = std::move(p);
   return r;

@@ -60,7 +60,8 @@ std::string poll_connection::apply(std::string_view body, std::int64_t now_ns, b
   std::string error;
   auto answer = parse_poll_answer(body, error);
   if (!answer) return "poll answer: " + error;
-  if (!answer->recovered) stats_.count_unrecovered();
+  // The first answer is history from offset 0: losses there are no client's.
+  if (!first && !answer->recovered) stats_.count_unrecovered();
   if (!first)
     for (const auto& m : answer->messages) on_message(m, now_ns);
   last_offset_ = std::max(last_offset_, answer->offset);

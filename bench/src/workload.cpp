@@ -70,9 +70,11 @@ std::string_view held_topic(const bench_options& o) {
 }
 
 std::string poll_target(const bench_options& o, std::optional<std::uint64_t> since) {
-  std::string target = "/poll?topic=" + std::string{held_topic(o)};
-  if (since) target += "&since=" + std::to_string(*since);
-  return target + "&timeout=" + std::to_string(o.poll_timeout_s);
+  // The starting position comes from history: a /poll without `since` waits
+  // for the next message. The answer has the poll's shape.
+  if (!since) return "/api/v1/history?topic=" + std::string{held_topic(o)} + "&limit=1";
+  return "/poll?topic=" + std::string{held_topic(o)} + "&since=" + std::to_string(*since) +
+         "&timeout=" + std::to_string(o.poll_timeout_s);
 }
 
 std::string sse_target(const bench_options& o) {

@@ -24,8 +24,8 @@ inline constexpr std::string_view fanout_name = "fan";
 // longpoll and sse: every client waits on one topic, every publish goes to it.
 std::string_view held_topic(const bench_options& o);
 
-// Request target of a long-poll (without `since`: the first one, which answers at once
-// with the topic's offset) or of an SSE stream.
+// Request target of a long-poll (without `since`: the first request, a history read that
+// answers at once with the topic's offset) or of an SSE stream.
 std::string poll_target(const bench_options& o, std::optional<std::uint64_t> since);
 std::string sse_target(const bench_options& o);
 

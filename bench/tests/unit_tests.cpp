@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(longpoll_publishes_a_json_stamp_to_topic_lp_and_expects_it_
   BOOST_TEST(o.push_url.to_string() == "http://127.0.0.1:9000/api/v1/publish");
   BOOST_TEST(std::string{o.api_name()} == "native");
   BOOST_TEST(o.effective_rate() == 2.0);
-  BOOST_TEST(poll_target(o, std::nullopt) == "/poll?topic=lp&timeout=30");
+  BOOST_TEST(poll_target(o, std::nullopt) == "/api/v1/history?topic=lp&limit=1");
   BOOST_TEST(poll_target(o, 17) == "/poll?topic=lp&since=17&timeout=30");
   BOOST_TEST(expected_deliveries(o, 4) == 120u);
   const auto payload = push_payload(o, 3, 12345, false);

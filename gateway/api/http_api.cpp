@@ -13,12 +13,14 @@
 #include "config/options.hpp"
 #include "hub/frame.hpp"
 #include "metrics/exposition.hpp"
+#include "metrics/status_history.hpp"
 #include "proto/codec.hpp"
 #include "proto/json_text.hpp"
 #include "proto/names.hpp"
 #include "proto/query.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
+#include "util/build_info.hpp"
 
 namespace herald::api {
 
@@ -74,7 +76,8 @@ response text_response(http::status status, std::string_view body, unsigned vers
 
 http_api::http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
                    std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
-                   const std::atomic<bool>& ready, const bus::nats_bus* bus)
+                   const std::atomic<bool>& ready, const bus::nats_bus* bus,
+                   const metrics::status_history* status)
     : opts_(opts),
       auth_(auth),
       deliver_(deliver),
@@ -82,7 +85,8 @@ http_api::http_api(const config::options& opts, const token_auth& auth, delivery
       states_(states),
       exposition_(exposition),
       ready_(ready),
-      bus_(bus) {}
+      bus_(bus),
+      status_(status) {}
 
 boost::asio::awaitable<response> http_api::handle(const request& req, shard::shard_state& local) {
   const auto path = path_of(req);
@@ -125,6 +129,10 @@ boost::asio::awaitable<response> http_api::handle(const request& req, shard::sha
     if (!get) co_return method_not_allowed(req, "GET, HEAD");
     if (path == "/api/v1/history") co_return co_await history(req);
     co_return co_await presence(req);
+  }
+  if (path == "/status" || path == "/api/v1/status") {
+    if (!get) co_return method_not_allowed(req, "GET, HEAD");
+    co_return status_page(req, path);
   }
   if (path == "/ws") co_return text_response(http::status::upgrade_required, "WebSocket upgrade required", req.version());
   if (get && !opts_.www_dir.empty()) co_return static_file(req, path);
@@ -195,7 +203,10 @@ boost::asio::awaitable<response> http_api::client_publish(const request& req, sh
 boost::asio::awaitable<response> http_api::history(const request& req) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
-  if (!topic || !proto::valid_topic(*topic)) {
+  if (!topic || topic->empty()) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_request, "topic is required", req.version());
+  }
+  if (!proto::valid_topic(*topic)) {
     co_return json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
   bool since_ok = true, limit_ok = true;
@@ -223,8 +234,11 @@ boost::asio::awaitable<response> http_api::history(const request& req) {
 boost::asio::awaitable<response> http_api::presence(const request& req) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
-  if (!topic || !proto::valid_topic(*topic)) {
-    co_return json_error(http::status::bad_request, proto::errc::bad_topic, "a valid topic is required", req.version());
+  if (!topic || topic->empty()) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_request, "topic is required", req.version());
+  }
+  if (!proto::valid_topic(*topic)) {
+    co_return json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
   if (!proto::matches_any(opts_.presence, *topic)) {
     co_return json_error(http::status::forbidden, proto::errc::forbidden, "presence is not enabled for this topic",
@@ -309,6 +323,23 @@ bool safe_name(std::string_view name) {
 }
 
 }  // namespace
+
+response http_api::status_page(const request& req, std::string_view path) const {
+  if (!status_) return text_response(http::status::not_found, "not found (start herald with --status-page)", req.version());
+  if (path == "/status") return static_file(req, "/status.html");
+  if (!authorized(req)) {
+    auto res = json_error(http::status::unauthorized, proto::errc::unauthorized, "the status needs the push key",
+                          req.version());
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  }
+  metrics::status_identity who{std::string(util::version()), std::string(util::commit()), opts_.node_name,
+                               status_->started_unix_ms(), ready_.load()};
+  auto res = json_response(http::status::ok,
+                           metrics::render_status_json(who, bus_snapshot_of(bus_), status_->samples()), req.version());
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
 
 response http_api::delivered(const publish_result& r, unsigned version) const {
   if (!r.stored) {

@@ -7,6 +7,8 @@
 //   POST /api/v1/push           {"user","data"}  -> {"delivered":N,"offset":O}
 //   POST /api/v1/client-publish {"token","topic","data"} (browsers off WebSocket)
 //   GET  /api/v1/history /api/v1/presence
+//   GET  /status /api/v1/status  the status page and its JSON (--status-page,
+//                                or behind --push-key when one is set)
 //   GET  /metrics /healthz /readyz, and static files from --www-dir
 // (/poll and /sse hold their connection and live in net/.)
 //
@@ -30,7 +32,8 @@ struct options;
 }
 namespace herald::metrics {
 class exposition;
-}
+class status_history;
+}  // namespace herald::metrics
 namespace herald::shard {
 class shard_pool;
 struct shard_state;
@@ -55,7 +58,8 @@ class http_api {
  public:
   http_api(const config::options& opts, const token_auth& auth, delivery& deliver, shard::shard_pool& pool,
            std::vector<std::unique_ptr<shard::shard_state>>& states, metrics::exposition& exposition,
-           const std::atomic<bool>& ready, const bus::nats_bus* bus = nullptr);
+           const std::atomic<bool>& ready, const bus::nats_bus* bus = nullptr,
+           const metrics::status_history* status = nullptr);
 
   // `req` must outlive the returned awaitable (it lives in the caller's frame).
   boost::asio::awaitable<response> handle(const request& req, shard::shard_state& local);
@@ -68,6 +72,9 @@ class http_api {
   boost::asio::awaitable<response> history(const request& req);
   boost::asio::awaitable<response> presence(const request& req);
   boost::asio::awaitable<response> scrape(const request& req);
+  // /status and /api/v1/status: 404 while the page is off; the JSON asks
+  // for the push key when one is set.
+  response status_page(const request& req, std::string_view path) const;
   response static_file(const request& req, std::string_view path) const;
   bool authorized(const request& req) const;
   // The JSON answer to a publication: 200 with the counts, or 503 when the
@@ -82,6 +89,7 @@ class http_api {
   metrics::exposition& exposition_;
   const std::atomic<bool>& ready_;
   const bus::nats_bus* bus_;
+  const metrics::status_history* status_;  // null: no status page
 };
 
 }  // namespace herald::api

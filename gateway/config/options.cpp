@@ -1,5 +1,8 @@
 #include "config/options.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -7,6 +10,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+
+#include "util/build_info.hpp"
 
 #ifndef HERALD_WWW_DIR
 #define HERALD_WWW_DIR ""
@@ -65,12 +70,60 @@ std::string default_www_dir() {
   return std::filesystem::is_directory(installed, ec) ? installed.string() : std::string(HERALD_WWW_DIR);
 }
 
+// CLI11 reads the --config file before the environment, and what it reads
+// counts as given, so the environment would never override the file. Herald
+// wants flag > environment > file: this reader drops the file's keys whose
+// HERALD_ variable is set, and the environment fills them in afterwards.
+// It also takes `push_key` for `push-key`, as TOML files tend to spell it.
+class environment_first_config : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> kept;
+    for (auto& item : CLI::ConfigTOML::from_config(input)) {
+      if (item.parents.empty() && item.name != "++" && item.name != "--") {
+        std::replace(item.name.begin(), item.name.end(), '_', '-');
+        const char* env = std::getenv(env_name("--" + item.name).c_str());
+        if (env != nullptr && *env != '\0') continue;
+      }
+      kept.push_back(std::move(item));
+    }
+    return kept;
+  }
+};
+
+// HERALD_CONFIG names the file when --config does not; it must exist then.
+CLI::Option* add_config(CLI::App& app) {
+  const char* env = std::getenv(env_name("--config").c_str());
+  const std::string from_env = env != nullptr ? env : "";
+  app.config_formatter(std::make_shared<environment_first_config>());
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, not a silent default
+  return app.set_config("--config", from_env,
+                        "TOML or INI file of options, keys named like the flags (listen = \"0.0.0.0:8080\"); "
+                        "see deploy/herald.toml",
+                        !from_env.empty());
+}
+
 }  // namespace
+
+std::string env_name(std::string_view flag) {
+  while (!flag.empty() && flag.front() == '-') flag.remove_prefix(1);
+  std::string out = "HERALD_";
+  for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
 
 parse_outcome parse_options(int argc, char** argv) {
   options o;
   CLI::App app{"herald: a WebSocket push gateway"};
   app.get_formatter()->column_width(40);
+  app.footer(
+      "Every option can also be set by its environment variable (shown as Env: above; HERALD_PUSH_KEY keeps the "
+      "key off the command line) or by a key of the --config file. Precedence: flag, then environment, then file, "
+      "then the default shown.");
+  auto* config_option = add_config(app);
+  auto* version_option = app.set_version_flag(
+      "--version", "herald " + std::string(util::version()) + " (commit " + std::string(util::commit()) + ")",
+      "Print the version and the commit herald was built from, and exit");
   std::string listen = "0.0.0.0:8080";
   app.add_option("--listen", listen, "Address and port to serve WebSocket and HTTP on")->capture_default_str();
   app.add_option("--threads", o.threads, "Shards (io_context threads, at most 64); 0 = one per core")->capture_default_str();
@@ -102,13 +155,25 @@ parse_outcome parse_options(int argc, char** argv) {
   app.add_option("--history-max-bytes", o.history_max_bytes,
                  "History memory for the whole node; least recently used topics are forgotten past it")
       ->capture_default_str();
-  app.add_option("--client-publish", o.client_publish, "Topic pattern clients may publish to (repeatable), e.g. 'room:*'");
-  app.add_option("--presence", o.presence, "Topic pattern with join/leave events and presence queries (repeatable)");
+  // Topic names hold no ',', so a comma list is safe (and what one environment variable can carry).
+  app.add_option("--client-publish", o.client_publish,
+                 "Topic pattern clients may publish to (repeatable or comma-separated), e.g. 'room:*'")
+      ->delimiter(',');
+  app.add_option("--presence", o.presence,
+                 "Topic pattern with join/leave events and presence queries (repeatable or comma-separated)")
+      ->delimiter(',');
   app.add_option("--www-dir", o.www_dir, "Directory of static files served at / (the demo app and herald.js)")
       ->default_str("gateway/www, or <prefix>/share/herald/www when installed");
   o.www_dir = default_www_dir();
   add_seconds(app, "--poll-timeout", o.poll_timeout, "Default seconds a long-poll is held");
   add_seconds(app, "--poll-max-timeout", o.poll_max_timeout, "Largest timeout a long-poll may ask for");
+  add_seconds(app, "--poll-presence-window", o.poll_presence_window,
+              "Seconds a long-poller with a token stays in a --presence topic after its poll ends, waiting for its "
+              "next poll (0 = long-pollers are not counted in presence)",
+              true);
+  app.add_flag("--status-page", o.status_page,
+               "Serve /status: live connections per shard, deliveries and drops, bus and build (without this flag "
+               "it is served only behind --push-key)");
   app.add_option("--bus", o.bus_urls,
                  "NATS server URLs (nats://host:port, repeatable or comma-separated); turns on the fleet: "
                  "cross-node delivery, fleet-wide counts, history in JetStream")
@@ -129,8 +194,21 @@ parse_outcome parse_options(int argc, char** argv) {
               "Seconds over which draining WebSockets are closed, so reconnects do not arrive as one wave", true);
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+  // Every option but these three has its HERALD_ variable: one rule, so the
+  // environment cannot drift from the flags.
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt == config_option || opt == version_option || opt == app.get_help_ptr() || opt->get_lnames().empty()) {
+      continue;
+    }
+    opt->envname(env_name("--" + opt->get_lnames().front()));
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says "INI was not able to parse bogus"; name the file and the rule.
+    std::fprintf(stderr, "--config %s: %s (keys are the flags without '--', e.g. listen = \"0.0.0.0:8080\")\n",
+                 config_option->as<std::string>().c_str(), e.what());
+    return {std::nullopt, 2};
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, app.exit(e)};
   }

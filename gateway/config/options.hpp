@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace herald::config {
@@ -46,6 +47,8 @@ struct options {
   std::string www_dir;                      // static files served at /; empty: none
   seconds_d poll_timeout{25};               // default long-poll hold
   seconds_d poll_max_timeout{60};
+  seconds_d poll_presence_window{5};        // a long-poller stays present this long after a poll; 0: not counted
+  bool status_page = false;                 // serve /status openly (with a push key it is served behind it anyway)
 
   std::string log_level = "info";
 
@@ -72,7 +75,14 @@ struct parse_outcome {
   int exit_code = 0;
 };
 
-// Parses argv. Prints --help or the error itself.
+// Parses argv, then the environment, then the --config file: every option
+// can come from a flag, from HERALD_<FLAG> (--push-key: HERALD_PUSH_KEY) or
+// from a TOML/INI key named like the flag (`push-key = "..."`), in that order
+// of precedence, before its default. Prints --help, --version or the error
+// itself (an unknown key in the file is an error).
 parse_outcome parse_options(int argc, char** argv);
+
+// The environment variable that sets `flag` ("--push-key" -> "HERALD_PUSH_KEY").
+std::string env_name(std::string_view flag);
 
 }  // namespace herald::config

@@ -183,9 +183,11 @@ void add_bus(std::vector<MetricFamily>& out, const std::vector<shard_stats>& sha
 
 }  // namespace
 
-exposition::exposition(std::string version, std::string node) : registry_(std::make_shared<prometheus::Registry>()) {
+exposition::exposition(std::string version, std::string node, std::string commit)
+    : registry_(std::make_shared<prometheus::Registry>()) {
   std::map<std::string, std::string> labels{{"version", std::move(version)}};
   if (!node.empty()) labels.emplace("node", std::move(node));
+  if (!commit.empty()) labels.emplace("commit", std::move(commit));
   prometheus::BuildGauge()
       .Name("herald_build_info")
       .Help("Herald build information; the value is always 1.")

@@ -40,8 +40,9 @@ struct bus_snapshot {
 
 class exposition {
  public:
-  // `node` (--node-name) labels herald_build_info; empty: no label.
-  explicit exposition(std::string version, std::string node = {});
+  // herald_build_info{version,commit,node}: `node` (--node-name) and
+  // `commit` are left out when empty.
+  explicit exposition(std::string version, std::string node = {}, std::string commit = {});
   ~exposition();
 
   // Sets herald_ready (1 while accepting, 0 while draining).

@@ -4,6 +4,9 @@
 // in the shard's table of held requests (for drain), in a gauge, and in the
 // topic's presence when asked — also when its coroutine is destroyed
 // mid-wait. During server::stop it does nothing: the node is going away.
+// A long-poll's presence is a lease (hub::presence_leases): it outlives the
+// request by --poll-presence-window, so a user who keeps polling stays
+// present between polls, and leaves when the next poll does not come.
 //
 // Thread contract: shard-local.
 #include <cstdint>
@@ -24,6 +27,7 @@ struct held_target {
   std::string user;                          // bind to this user ...
   std::string event;                         // ... and event
   std::optional<std::string> presence_user;  // count in the topic's presence as this user
+  bool lease = false;                        // ... past this request, while polls keep coming
 };
 
 class held_registration {

@@ -162,7 +162,11 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
         co_return;
       }
       stream.expires_never();
-      ws_session::start(std::make_shared<ws_session>(stream.release_socket(), id, peer, ctx), std::move(req));
+      // From the shard's pool: no allocator header, and no hole left between
+      // long-lived sessions when the handshake's transient memory is freed.
+      ws_session::start(std::allocate_shared<ws_session>(pool_allocator<ws_session>{}, stream.release_socket(), id,
+                                                         peer, ctx),
+                        std::move(req));
       co_return;
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;

@@ -64,11 +64,14 @@ std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint
   return start;
 }
 
+// `present_as`: the poller's user, kept in the topic's presence while its
+// polls keep coming (a lease, see held_registration).
 asio::awaitable<api::response> poll_topic(const api::request& req, shard_context& ctx, socket_t& socket,
-                                          std::string topic, const poll_params& p) {
+                                          std::string topic, const poll_params& p,
+                                          std::optional<std::string> present_as) {
   auto waiter = std::make_shared<poll_waiter>(ctx.executor);
   auto& w = *waiter;
-  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {topic, {}, {}, std::nullopt});
+  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {topic, {}, {}, std::move(present_as), true});
   auto slice = co_await ctx.delivery.history(topic, p.since, ctx.opts.history_size, p.epoch);
   if (p.since && *p.since > slice.offset && slice.recovered) {
     co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",
@@ -79,7 +82,8 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
   w.frames.clear();
   auto frames = merged.merge(slice);
   const bool recovered = merged.recovered(slice, frames);
-  if (frames.empty() && p.since) {
+  // Without `since` too: the poll waits for the next message ("from now on").
+  if (frames.empty()) {
     co_await wait(waiter, p, socket);
     frames = std::move(w.frames);
   }
@@ -110,7 +114,7 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   for (auto& f : all) {
     if (wanted(f)) frames.push_back(std::move(f));
   }
-  if (frames.empty() && p.since && !stale) {
+  if (frames.empty() && !stale) {
     co_await wait(waiter, p, socket);
     for (auto& f : w.frames) {
       if (wanted(f)) frames.push_back(std::move(f));
@@ -147,7 +151,18 @@ asio::awaitable<api::response> long_poll(const api::request& req, shard_context&
     if (!proto::valid_topic(*topic)) {
       co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
     }
-    co_return co_await poll_topic(req, ctx, socket, std::move(*topic), p);
+    // A token makes the poller count in presence (as on /sse), for as long
+    // as its polls keep coming.
+    std::optional<std::string> present_as;
+    if (auto token = q.get("token")) {
+      present_as = ctx.auth.user_of(*token);
+      if (!present_as) {
+        co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
+      }
+    }
+    const bool counted = proto::matches_any(ctx.opts.presence, *topic) && ctx.opts.poll_presence_window.count() > 0;
+    if (!counted) present_as.reset();
+    co_return co_await poll_topic(req, ctx, socket, std::move(*topic), p, std::move(present_as));
   }
   if (auto token = q.get("token")) {
     auto user = ctx.auth.user_of(*token);

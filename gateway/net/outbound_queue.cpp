@@ -5,11 +5,6 @@
 
 namespace herald::net {
 
-namespace {
-// Capacity kept after a drain; anything above is returned to the allocator.
-constexpr std::size_t retained_capacity = 4;
-}  // namespace
-
 bool outbound_queue::push(hub::local_frame f, const queue_limits& limits) {
   const std::size_t n = f->text.size();
   if (size() >= limits.max_messages) return false;
@@ -26,17 +21,15 @@ hub::local_frame outbound_queue::pop() {
   ++head_;
   bytes_ -= static_cast<std::uint32_t>(f->text.size());
   if (empty()) {
-    items_.clear();
+    items_ = {};  // back to the pool: an idle connection keeps no storage
     head_ = 0;
-    if (items_.capacity() > retained_capacity) items_.shrink_to_fit();
   }
   return f;
 }
 
 std::size_t outbound_queue::clear() {
   std::size_t n = size();
-  items_.clear();
-  items_.shrink_to_fit();
+  items_ = {};
   head_ = 0;
   bytes_ = 0;
   return n;

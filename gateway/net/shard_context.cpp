@@ -158,6 +158,10 @@ asio::awaitable<void> shard_context::sweep_loop() {
     // heartbeat() may close sockets but never removes from the table
     // synchronously (teardown runs later in the reader), so indices hold.
     for (std::size_t i = 0; i < sessions_.size(); ++i) sessions_[i]->heartbeat(now);
+    // Long-pollers whose next poll did not come within the window leave.
+    for (auto& [topic, user] : state.poll_presence.expire(now)) {
+      delivery.presence(std::move(topic), std::move(user), false);
+    }
   }
 }
 

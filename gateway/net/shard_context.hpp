@@ -5,8 +5,10 @@
 //
 // One timer per shard, not one per connection: the sweep walks the table
 // every fraction of a second and sends pings, closes silent peers and drops
-// connections whose closing handshake overran. A per-connection timer would
-// cost a pending operation (and its memory) on every idle connection.
+// connections whose closing handshake overran, and ends the presence leases
+// of long-pollers that stopped polling (hub::presence_leases). A
+// per-connection timer would cost a pending operation (and its memory) on
+// every idle connection.
 //
 // Drain (see server::drain) comes in two steps: begin_drain() refuses
 // upgrades while everything else is still served, close_all() then closes

@@ -119,7 +119,10 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
                                                         socket_t& socket) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
-  if (!topic || !proto::valid_topic(*topic)) {
+  if (!topic || topic->empty()) {
+    co_return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic is required", req.version());
+  }
+  if (!proto::valid_topic(*topic)) {
     co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
   bool since_ok = true;

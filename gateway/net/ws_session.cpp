@@ -101,36 +101,91 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
 asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req) {
   const bool accepted = co_await self->handshake(*req);
   req.reset();  // an idle connection must not keep the request's headers
-  if (accepted) self->read_next();
+  // This frame (the handshake's) ends here; the loops carry on alone.
+  if (accepted) reader(std::move(self));
 }
 
-void ws_session::read_next() {
-  ws_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                        std::size_t n) {
-    self->guarded([&] { self->on_read(ec, n); });
-  });
+bool ws_session::parkable() const {
+  return !message_ && ws_.is_message_done() && ws_.next_layer().at_frame_boundary();
 }
 
-void ws_session::on_read(const boost::system::error_code& ec, std::size_t n) {
-  if (ec) {
-    teardown(ec);
+struct ws_session::next_input {
+  ws_session& s;
+  io_result& r;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    if (s.read_paused_) {
+      s.paused_reader_ = h;  // resume_reader() comes back here
+      return;
+    }
+    start(h);
+  }
+  void await_resume() const noexcept {}
+
+  // Parks in a readiness wait when Beast holds nothing, then reads; the
+  // handlers hold the session, the result slot and the coroutine only.
+  void start(std::coroutine_handle<> h) {
+    if (!s.parkable()) return read(h);
+    auto& sock = s.ws_.next_layer().next_layer();
+    sock.async_wait(socket_t::wait_read, ready{&s, &r, h});
+  }
+  void read(std::coroutine_handle<> h) {
+    s.ws_.async_read_some(asio::buffer(s.chunk_), io_handler{&r, h});
+  }
+  struct ready {
+    ws_session* s;
+    io_result* r;
+    std::coroutine_handle<> h;
+    using allocator_type = pool_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+    void operator()(boost::system::error_code ec) {
+      if (ec) {
+        *r = {ec, 0};
+        h.resume();
+        return;
+      }
+      next_input{*s, *r}.read(h);
+    }
+  };
+};
+
+void ws_session::resume_reader() {
+  auto h = std::exchange(paused_reader_, {});
+  if (h) next_input{*this, *reader_result_}.start(h);
+}
+
+loop ws_session::reader(std::shared_ptr<ws_session> self) {
+  ws_session& s = *self;
+  io_result r;
+  s.reader_result_ = &r;
+  // Whatever ends the loop (an error, or an exception on its way to the
+  // loop's boundary) tears the session down.
+  struct on_exit {
+    ws_session& s;
+    io_result& r;
+    ~on_exit() { s.teardown(r.ec ? r.ec : asio::error::operation_aborted); }
+  } exit{s, r};
+  for (;;) {
+    co_await next_input{s, r};
+    if (r.ec) break;
+    s.on_chunk(r.bytes);
+  }
+}
+
+void ws_session::on_chunk(std::size_t n) {
+  const bool done = ws_.is_message_done();
+  if (done && !message_) {
+    on_message(std::string_view(chunk_, n), ws_.got_text());  // the common case: no copy
     return;
   }
-  const bool done = ws_.is_message_done();
-  if (done && message_.size() == 0) {
-    on_message(std::string_view(chunk_, n), ws_.got_text());  // the common case: no copy
-  } else {
-    auto dst = message_.prepare(n);
-    std::memcpy(dst.data(), chunk_, n);
-    message_.commit(n);
-    if (done) {
-      auto data = message_.data();
-      on_message(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_text());
-      message_.clear();
-      message_.shrink_to_fit();  // idle connections keep no read buffer
-    }
-  }
-  if (!read_paused_) read_next();  // else the owner's acknowledgement resumes it
+  if (!message_) message_ = std::make_unique<beast::flat_buffer>();
+  auto dst = message_->prepare(n);
+  std::memcpy(dst.data(), chunk_, n);
+  message_->commit(n);
+  if (!done) return;
+  auto whole = std::move(message_);  // idle connections keep no read buffer
+  auto data = whole->data();
+  on_message(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_text());
 }
 
 void ws_session::on_message(std::string_view text, bool is_text) {
@@ -187,60 +242,44 @@ bool ws_session::enqueue(hub::local_frame f) {
 void ws_session::ensure_writer() {
   if (writing_) return;
   writing_ = true;
-  write_next();
+  // Runs at once up to its first write: Asio tries the send right away, so
+  // a fan-out costs one syscall per receiver with the frame from the pool.
+  writer(shared_from_this());
 }
 
-// One step of the write loop: starts the next write and returns; its
-// completion (on_written) takes the next step. The first write of a burst
-// starts right here, inside deliver(): Asio tries the send at once, so a
-// fan-out costs one syscall and one completion per receiver, with no
-// coroutine spawned per message.
-void ws_session::write_next() {
-  if (!open_) {
-    writing_ = false;
-  } else if (ping_due_ && !closing_) {
-    ping_due_ = false;
-    ws_.async_ping({}, [self = shared_from_this()](const boost::system::error_code& ec) {
-      self->guarded([&] { self->on_written(ec, false, true); });
-    });
-  } else if (!queue_.empty() && (!closing_ || flush_)) {
-    // The frame rides in the handler: close() may clear the queue mid-write.
-    hub::local_frame f = queue_.pop();
-    const auto* text = &f->text;
-    ws_.async_write(asio::buffer(*text), [self = shared_from_this(), f = std::move(f)](
-                                             const boost::system::error_code& ec, std::size_t) {
-      self->guarded([&] { self->on_written(ec, true, false); });
-    });
-  } else if (closing_ && !close_sent_) {
-    close_sent_ = true;
-    ws_.async_close(close_frame_for(close_reason_),
-                    [self = shared_from_this()](const boost::system::error_code&) { self->writing_ = false; });
-  } else {
-    writing_ = false;
-  }
-}
-
-void ws_session::on_written(const boost::system::error_code& ec, bool message, bool ping) {
-  if (ec) {
-    writing_ = false;
-    force_close();  // the read loop sees the error and tears the session down
-    return;
-  }
-  if (message) ++ctx_.state.stats.messages_delivered;
-  if (ping) ++ctx_.state.stats.pings_sent;
-  write_next();
-}
-
-// Completion handlers have no co_spawn boundary around them: anything
-// unexpected is caught here and ends this session only.
-template <class F>
-void ws_session::guarded(F&& f) {
-  try {
-    f();
-  } catch (...) {
-    log_unexpected{"ws_session"}(std::current_exception());
-    writing_ = false;
-    force_close();
+loop ws_session::writer(std::shared_ptr<ws_session> self) {
+  ws_session& s = *self;
+  struct on_exit {
+    ws_session& s;
+    ~on_exit() {
+      s.writing_ = false;
+      if (std::uncaught_exceptions() > 0) s.force_close();  // the reader then tears down
+    }
+  } exit{s};
+  auto& stats = s.ctx_.state.stats;
+  io_result r;
+  hub::local_frame f;  // the frame being written: close() may clear the queue meanwhile
+  while (s.open_) {
+    if (s.ping_due_ && !s.closing_) {
+      s.ping_due_ = false;
+      co_await io(r, [&s](auto h) { s.ws_.async_ping({}, std::move(h)); });
+      if (!r.ec) ++stats.pings_sent;
+    } else if (!s.queue_.empty() && (!s.closing_ || s.flush_)) {
+      f = s.queue_.pop();
+      co_await io(r, [&s, &f](auto h) { s.ws_.async_write(asio::buffer(f->text), std::move(h)); });
+      f.reset();
+      if (!r.ec) ++stats.messages_delivered;
+    } else if (s.closing_ && !s.close_sent_) {
+      s.close_sent_ = true;
+      co_await io(r, [&s](auto h) { s.ws_.async_close(close_frame_for(s.close_reason_), std::move(h)); });
+      break;
+    } else {
+      break;
+    }
+    if (r.ec) {
+      s.force_close();  // the reader sees the error and tears the session down
+      break;
+    }
   }
 }
 

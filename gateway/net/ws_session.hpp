@@ -1,22 +1,18 @@
 #pragma once
 // ws_session: one WebSocket client connection.
 //
-// Two loops share the connection, both completion chains after the
-// handshake (a coroutine):
-//  - the read loop (read_next/on_read) handles client frames
-//    (registrations, native requests) in order and answers through the
-//    outbound queue. Its end is the one place a session is torn down.
-//  - the write loop (write_next/on_written) drains the bounded outbound
-//    queue: messages, replies, pings, finally the close frame. It runs only
-//    while there is something to send. Being the only writer, it makes
+// After the handshake two co_await loops share the connection (net::loop,
+// a coroutine type lean enough for this; see loop.hpp):
+//  - reader() handles client frames (registrations, native requests) in
+//    order and answers through the outbound queue. Between messages it
+//    parks in a socket readiness wait, not in a read: frame_bounded_socket
+//    guarantees Beast holds no buffered bytes then. Its end is the one place
+//    a session is torn down.
+//  - writer() drains the bounded outbound queue: messages, replies, pings,
+//    finally the close frame. It runs only while there is something to send
+//    (started by the first frame queued, ended when the queue is empty), so
+//    an idle connection keeps no writer frame. Being the only writer makes
 //    concurrent pushes to one connection safe: frames never interleave.
-// They are completion chains rather than co_await loops on purpose, and
-// measured: a coroutine parked in a read keeps its spawn frame, its own
-// frame and use_awaitable's per-operation frame alive, ~1.1 KiB per idle
-// connection (heaptrack), which alone would break the 4 KiB budget; and a
-// writer coroutine spawned per delivery cost an extra scheduler hop and
-// frame allocations per fan-out receiver (bench/: server CPU per delivery
-// before/after is in the commit that made the change).
 //
 // Closing is idempotent and safe from any path (slow consumer, heartbeat,
 // drain, protocol error): close() only records why and lets the writer send
@@ -42,6 +38,8 @@
 #include "hub/catch_up.hpp"
 #include "hub/subscriber.hpp"
 #include "metrics/shard_stats.hpp"
+#include "net/frame_bounded_socket.hpp"
+#include "net/loop.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/types.hpp"
 
@@ -88,12 +86,16 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // The session's coroutines own a reference to it, so a session lives
   // exactly as long as one of them runs.
   static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
-  void read_next();
-  void on_read(const boost::system::error_code& ec, std::size_t n);
-  void write_next();
-  void on_written(const boost::system::error_code& ec, bool message, bool ping);
-  template <class F>
-  void guarded(F&& f);
+  static loop reader(std::shared_ptr<ws_session> self);
+  static loop writer(std::shared_ptr<ws_session> self);
+  // Idle between messages: Beast holds no bytes of a next frame.
+  bool parkable() const;
+  void on_chunk(std::size_t n);
+  // The reader's one suspension point: waits while reading is paused (a
+  // binding waits for its owner's acknowledgement), parks in a readiness
+  // wait when idle, then reads the next piece of a message.
+  struct next_input;
+  void resume_reader();
   asio::awaitable<bool> handshake(request& req);
   void on_message(std::string_view text, bool is_text);
   void configure();
@@ -127,12 +129,13 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // on every idle connection.
   static constexpr std::size_t chunk_size = 64;
 
-  websocket::stream<socket_t, false> ws_;
-  beast::flat_buffer message_;
+  websocket::stream<frame_bounded_socket, false> ws_;
+  std::unique_ptr<beast::flat_buffer> message_;  // only while a message spans several reads
   outbound_queue queue_;
   shard_context& ctx_;
-  std::vector<std::string> users_;   // users this connection is bound to
-  std::vector<std::string> topics_;
+  // From the shard's pool: most connections hold one short entry for life.
+  std::vector<std::string, pool_allocator<std::string>> users_;  // users this connection is bound to
+  std::vector<std::string, pool_allocator<std::string>> topics_;
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;
@@ -149,6 +152,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   bool flush_ = false;      // write what is queued before the close frame
   bool close_sent_ = false;
   bool read_paused_ = false;  // waiting for the owner to acknowledge a binding
+  std::coroutine_handle<> paused_reader_;
+  io_result* reader_result_ = nullptr;  // the reader's result slot (in its frame)
   char chunk_[chunk_size];
 };
 

@@ -89,9 +89,8 @@ void ws_session::bind(const std::string& user, std::string_view event, std::func
       return;
     }
     self->read_paused_ = false;
-    if (!self->open_) return;
-    then();
-    self->read_next();
+    if (self->open_) then();
+    self->resume_reader();  // its next read ends it if the socket is gone
   });
   if (outcome.new_binding) ++bindings_;
   if (outcome.deferred) read_paused_ = true;

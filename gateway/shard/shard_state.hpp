@@ -15,6 +15,7 @@
 #include "hub/fleet_presence.hpp"
 #include "hub/interest_book.hpp"
 #include "hub/presence_book.hpp"
+#include "hub/presence_leases.hpp"
 #include "hub/registry.hpp"
 #include "hub/topic_book.hpp"
 #include "metrics/shard_stats.hpp"
@@ -29,6 +30,7 @@ struct shard_state {
   hub::registry registry;
   hub::topic_book topics;      // logs of the topics this shard owns
   hub::presence_book presence; // presence of the topics this shard owns
+  hub::presence_leases poll_presence;  // long-pollers kept present between polls (any topic, this shard's polls)
   hub::interest_book interest; // which shards subscribe to the keys this shard owns
   hub::fleet_book fleet;       // fleet: bus subscriptions and per-publication counts of owned keys
   hub::fleet_presence fleet_presence;  // fleet: who is present on which node, for owned listened topics

@@ -3,7 +3,9 @@
  *
  * Settings come from the query string (?name=&room=&transport=, used by the
  * browser tests) and from the form; changing one starts a fresh Herald client
- * and rewrites the query so a reload keeps them. Messages are published as
+ * and rewrites the query so a reload keeps them. Without ?name= each tab gets
+ * its own generated name, kept in sessionStorage (per tab) and left out of
+ * the query, so a second tab, or a copied address, is a second person. Messages are published as
  * {name, text} and shown with the server's timestamp. The page keeps its own
  * set of rendered (epoch, offset) pairs so a history reload after
  * recovered:false never shows a message twice.
@@ -24,7 +26,8 @@
   var params = new URLSearchParams(location.search);
   var TRANSPORTS = ['websocket', 'longpoll', 'sse', 'auto'];
 
-  els.name.value = params.get('name') || localStorage.getItem('herald.name') || 'guest-' + Math.floor(1000 + Math.random() * 9000);
+  var chosenName = params.get('name');  // null until the user names themselves
+  els.name.value = chosenName || sessionStorage.getItem('herald.name') || 'guest-' + Math.floor(1000 + Math.random() * 9000);
   els.room.value = params.get('room') || 'room:lobby';
   els.transport.value = TRANSPORTS.indexOf(params.get('transport')) >= 0 ? params.get('transport') : 'websocket';
 
@@ -33,6 +36,7 @@
   var online = new Set();
 
   function pad(n) { return n < 10 ? '0' + n : String(n); }
+  function shellQuote(s) { return "'" + s.replace(/'/g, "'\\''") + "'"; }
   function clock(ms) {
     var d = typeof ms === 'number' ? new Date(ms) : new Date();
     return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
@@ -125,11 +129,14 @@
     var name = els.name.value.trim() || 'guest';
     var room = els.room.value.trim() || 'room:lobby';
     var transport = els.transport.value;
-    localStorage.setItem('herald.name', name);
+    sessionStorage.setItem('herald.name', name);
     var q = new URLSearchParams(location.search);
-    q.set('name', name); q.set('room', room); q.set('transport', transport);
+    if (chosenName) q.set('name', name); else q.delete('name');
+    q.set('room', room); q.set('transport', transport);
     history.replaceState(null, '', '?' + q.toString());
     document.title = room + ' - Herald chat';
+    $('publish-example').textContent = 'curl -d ' + shellQuote(JSON.stringify({ topic: room, data: { name: 'backend', text: 'hello from curl' } })) +
+      ' ' + location.origin + '/api/v1/publish';
     document.body.dataset.ready = '0';
     els.messages.textContent = '';
     rendered.clear();
@@ -177,7 +184,7 @@
     });
   });
   els.transport.addEventListener('change', start);
-  els.name.addEventListener('change', start);
+  els.name.addEventListener('change', function () { chosenName = els.name.value.trim() || null; start(); });
   els.room.addEventListener('change', start);
   $('settings').addEventListener('submit', function (ev) { ev.preventDefault(); start(); });
 

@@ -25,7 +25,9 @@
  *   h.history('room:lobby', {since: 0, limit: 50});  // Promise<history JSON>
  *   h.presence('room:lobby');                        // Promise<{users, connections}>
  *   h.watchEvent('authcode', {onMessage(m) {}});      // compat per-user long-poll;
- *                                                    // m = {offset, ts, event, message}
+ *                                                    // m = {offset, ts, event, message};
+ *                                                    // pushes from the first poll on (the
+ *                                                    // first one waits for the next push)
  *   const off = h.onState(s => {});  // 'connecting' | 'connected' | 'disconnected';
  *                                    // called at once with the current state
  *   h.close();
@@ -355,19 +357,20 @@
         }
         var ts = this.ts;
         var resumed = ts.known;
-        var q = 'topic=' + encodeURIComponent(ts.name);
-        // Without `since` the server answers at once with the current offset,
-        // which is how a fresh subscriber learns where "now" is.
-        if (resumed) {
-          q += '&since=' + ts.last + '&timeout=' + this.h.opts.pollTimeout;
-          if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
-        }
+        var q = 'topic=' + encodeURIComponent(ts.name) + '&since=' + ts.last + '&timeout=' + this.h.opts.pollTimeout;
+        if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
+        // The token counts this client in the topic's presence while its polls keep coming.
+        if (this.h.opts.token) q += '&token=' + encodeURIComponent(this.h.opts.token);
         // A poll the server is still holding after a second has reached it
         // (refused connections fail faster), so count it as connected.
         var held = setTimeout(function () { self._setState('connected'); }, 1000);
         try {
           this.abort = typeof AbortController !== 'undefined' ? new AbortController() : null;
-          var res = await this.h._getJson('/poll?' + q, this.abort, (this.h.opts.pollTimeout + 10) * 1000);
+          // A fresh subscriber first learns where "now" is (a poll without
+          // `since` would wait for the next message), then polls after it.
+          var res = resumed
+            ? await this.h._getJson('/poll?' + q, this.abort, (this.h.opts.pollTimeout + 10) * 1000)
+            : await this.h._position(ts.name, this.abort);
           clearTimeout(held);
           if (this.stopped) return;
           this.attempt = 0;
@@ -450,7 +453,7 @@
     }
 
     async _probe() {
-      var res = await this.h._getJson('/poll?topic=' + encodeURIComponent(this.ts.name), null, this.h.opts.requestTimeout);
+      var res = await this.h._position(this.ts.name, null);
       if (!this.stopped) this.h._onBatch(this.ts, res, false, false);
     }
 
@@ -586,10 +589,16 @@
         // timeout before answering recovered:false, and a push landing then
         // would be skipped; a short first poll keeps that window to a second.
         var wait = this.recheck ? 1 : this.h.opts.pollTimeout;
-        if (this.last !== null) q += '&since=' + this.last + '&timeout=' + wait;
+        // Without `since` (the first poll) the server waits for the next
+        // push and answers it with the position to poll after, as the seed did.
+        if (this.last !== null) q += '&since=' + this.last;
+        q += '&timeout=' + wait;
+        var self = this;
+        var held = setTimeout(function () { self._setState('connected'); }, 1000);  // see PollChannel
         try {
           this.abort = typeof AbortController !== 'undefined' ? new AbortController() : null;
           var res = await this.h._getJson('/poll?' + q, this.abort, (this.h.opts.pollTimeout + 10) * 1000);
+          clearTimeout(held);
           if (this.stopped) return;
           this.attempt = 0;
           this.recheck = false;
@@ -598,6 +607,7 @@
           this._setState('connected');
           if (first) callSafely(this.handlers.onReady, { offset: this.last });
         } catch (e) {
+          clearTimeout(held);
           if (this.stopped) return;
           this.h._log('user poll failed: ' + e.message);
           // Per-user offsets have no epoch: a restarted server knows only
@@ -929,6 +939,15 @@
     }
 
     _httpUrl(path) { return this._base + path; }
+
+    // A topic's current position as a long-poll answer with no messages, at
+    // once: the history endpoint, because a /poll without `since` waits for
+    // the next message.
+    async _position(topic, abort) {
+      var res = await this._getJson('/api/v1/history?topic=' + encodeURIComponent(topic) + '&limit=1', abort,
+        this.opts.requestTimeout);
+      return { topic: topic, epoch: res && res.epoch, offset: res && res.offset, recovered: true, messages: [] };
+    }
 
     async _getJson(path, abort, timeoutMs) {
       return this._fetchJson(path, { method: 'GET' }, abort, timeoutMs);

@@ -192,17 +192,67 @@ test('a long-poll client starts from the current offset and then polls after the
   const h = new Herald({
     url: 'http://127.0.0.1:1', transport: 'longpoll', minDelay: 1, maxDelay: 2,
     fetch: scriptedFetch([
-      { topic: 'room:a', epoch: 'e1', offset: 5, recovered: true, messages: [] },
+      // "now" comes from history (whose one message is old), since a poll without `since` waits.
+      { topic: 'room:a', epoch: 'e1', offset: 5, recovered: true, messages: [msg(5)] },
       { topic: 'room:a', epoch: 'e1', offset: 7, recovered: true, messages: [msg(6), msg(7)] },
     ], log),
   });
   const got = [];
-  h.subscribe('room:a', { onMessage: (m) => got.push(m.offset) });
+  const subscribed = [];
+  h.subscribe('room:a', { onMessage: (m) => got.push(m.offset), onSubscribed: (i) => subscribed.push(i.offset) });
   await waitFor(() => log.length === 3);
-  assert.match(log[0], /\/poll\?topic=room%3Aa$/);
-  assert.match(log[1], /since=5&/);
+  assert.match(log[0], /\/api\/v1\/history\?topic=room%3Aa&limit=1$/);
+  assert.match(log[1], /\/poll\?topic=room%3Aa&since=5&/);
   assert.match(log[2], /since=7&/);
   assert.deepEqual(got, [6, 7]);
+  assert.deepEqual(subscribed, [5]);
+  h.close();
+});
+
+test('a long-poll client with a token sends it, so presence counts it while it polls', async () => {
+  const log = [];
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'carol', minDelay: 1, maxDelay: 2,
+    fetch: scriptedFetch([{ topic: 'room:a', epoch: 'e1', offset: 0, recovered: true, messages: [] }], log),
+  });
+  h.subscribe('room:a', {});
+  await waitFor(() => log.length === 2);
+  assert.match(log[1], /\/poll\?topic=room%3Aa&since=0&timeout=25&epoch=e1&token=carol$/);
+  h.close();
+});
+
+test('an SSE client learns where "now" is from history, not from a poll that would wait', async () => {
+  const log = [];
+  const streams = [];
+  class FakeEventSource {
+    constructor(url) { this.url = url; streams.push(this); }
+    close() {}
+  }
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'sse', EventSource: FakeEventSource, minDelay: 1, maxDelay: 2,
+    fetch: scriptedFetch([{ topic: 'room:a', epoch: 'e1', offset: 4, recovered: true, messages: [msg(4)] }], log),
+  });
+  h.subscribe('room:a', {});
+  await waitFor(() => streams.length === 1);
+  assert.match(log[0], /\/api\/v1\/history\?topic=room%3Aa&limit=1$/);
+  assert.match(streams[0].url, /\/sse\?topic=room%3Aa&since=4&epoch=e1$/);
+  h.close();
+});
+
+test('watchEvent waits for the next push on its first poll and then polls after it', async () => {
+  const log = [];
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'dan', minDelay: 1, maxDelay: 2,
+    fetch: scriptedFetch([
+      { user: 'dan', epoch: 'e', offset: 9, recovered: true, messages: [{ offset: 9, ts: 1, event: 'authcode', message: '123456' }] },
+    ], log),
+  });
+  const codes = [];
+  h.watchEvent('authcode', { onMessage: (m) => codes.push(m.message) });
+  await waitFor(() => log.length === 2);
+  assert.match(log[0], /\/poll\?token=dan&event=authcode&timeout=25$/);
+  assert.match(log[1], /&since=9&timeout=25$/);
+  assert.deepEqual(codes, ['123456']);
   h.close();
 });
 

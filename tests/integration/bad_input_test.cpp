@@ -1,6 +1,9 @@
 // Bad input always gets a clear answer and never disturbs anyone else.
 #include <boost/test/unit_test.hpp>
 
+#include <utility>
+#include <vector>
+
 #include "test_client.hpp"
 #include "test_node.hpp"
 
@@ -94,6 +97,36 @@ BOOST_AUTO_TEST_CASE(json_api_errors_are_400_with_a_json_reason) {
   BOOST_TEST(res.body.find(R"("error":"bad_topic")") != std::string::npos);
   res = http_post(node.port(), "/api/v1/push", R"({"data":1})");
   BOOST_TEST(res.status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(every_endpoint_answers_a_missing_topic_with_bad_request_and_a_badly_named_one_with_bad_topic) {
+  auto opts = test_options();
+  opts.client_publish = {"room:*"};
+  opts.presence = {"room:*"};
+  test_node node(opts);
+  const auto error_of = [](const http_result& r) {
+    auto at = r.body.find(R"("error":")");
+    return r.status == 400 && at != std::string::npos ? r.body.substr(at + 9, r.body.find('"', at + 9) - at - 9)
+                                                      : "status " + std::to_string(r.status) + ": " + r.body;
+  };
+  const std::vector<std::pair<std::string, http_result>> missing = {
+      {"publish", http_post(node.port(), "/api/v1/publish", R"({"data":1})")},
+      {"client-publish", http_post(node.port(), "/api/v1/client-publish", R"({"token":"bob","data":1})")},
+      {"history", http_request(node.port(), "GET", "/api/v1/history")},
+      {"presence", http_request(node.port(), "GET", "/api/v1/presence")},
+      {"sse", http_request(node.port(), "GET", "/sse")},
+      {"poll", http_request(node.port(), "GET", "/poll")},
+  };
+  for (const auto& [what, r] : missing) BOOST_TEST_CONTEXT(what) { BOOST_TEST(error_of(r) == "bad_request"); }
+  const std::vector<std::pair<std::string, http_result>> bad = {
+      {"publish", http_post(node.port(), "/api/v1/publish", R"({"topic":"a b","data":1})")},
+      {"client-publish", http_post(node.port(), "/api/v1/client-publish", R"({"token":"bob","topic":"a b","data":1})")},
+      {"history", http_request(node.port(), "GET", "/api/v1/history?topic=a%20b")},
+      {"presence", http_request(node.port(), "GET", "/api/v1/presence?topic=a%20b")},
+      {"sse", http_request(node.port(), "GET", "/sse?topic=a%20b")},
+      {"poll", http_request(node.port(), "GET", "/poll?topic=a%20b")},
+  };
+  for (const auto& [what, r] : bad) BOOST_TEST_CONTEXT(what) { BOOST_TEST(error_of(r) == "bad_topic"); }
 }
 
 BOOST_AUTO_TEST_CASE(wrong_methods_and_paths_get_405_404_and_426) {

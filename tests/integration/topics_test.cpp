@@ -210,8 +210,8 @@ BOOST_AUTO_TEST_CASE(a_long_poll_times_out_empty_and_rejects_bad_parameters) {
 
 BOOST_AUTO_TEST_CASE(a_waiting_user_long_poll_counts_as_a_client_of_push_and_gets_its_event) {
   test_node node;
-  auto first = http_request(node.port(), "GET", "/poll?token=dan&event=authcode").body;
-  auto since = number_of(first, "offset");
+  http_post(node.port(), "/push", R"({"userId":"dan","event":"authcode","message":"000000"})");
+  const std::uint64_t since = 1;  // the push above
   auto held = std::async(std::launch::async, [&] {
     return http_request(node.port(), "GET",
                         "/poll?token=dan&event=authcode&timeout=10&since=" + std::to_string(since));
@@ -221,6 +221,108 @@ BOOST_AUTO_TEST_CASE(a_waiting_user_long_poll_counts_as_a_client_of_push_and_get
   BOOST_TEST(res.body == "message sent to 1 clients");
   auto got = held.get().body;
   BOOST_TEST(got.find(R"("event":"authcode","message":"123456")") != std::string::npos);
+  BOOST_TEST(got.find("000000") == std::string::npos);
+}
+
+// The seed's auth-code page: one request, no cursor, answered by the next code.
+BOOST_AUTO_TEST_CASE(a_user_long_poll_without_since_waits_for_the_next_push_and_answers_the_position_after_it) {
+  test_node node;
+  http_post(node.port(), "/push", R"({"userId":"eve","event":"authcode","message":"old"})");
+  auto held = std::async(std::launch::async,
+                         [&] { return http_request(node.port(), "GET", "/poll?token=eve&event=authcode&timeout=20"); });
+  for (int i = 0; i < 500 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  BOOST_TEST(metric(node.port(), "herald_held_requests{kind=\"poll\"}") == 1);
+  auto res = http_post(node.port(), "/push", R"({"userId":"eve","event":"authcode","message":"654321"})");
+  BOOST_TEST(res.body == "message sent to 1 clients");
+  auto got = held.get();
+  BOOST_TEST(got.status == 200);
+  BOOST_TEST(got.body.find(R"("event":"authcode","message":"654321")") != std::string::npos);
+  BOOST_TEST(got.body.find("old") == std::string::npos);
+  BOOST_TEST(number_of(got.body, "offset") == 2);  // the next poll's since
+  BOOST_TEST(got.body.find(R"("recovered":true)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_topic_long_poll_without_since_waits_for_the_next_message_and_answers_the_position_after_it) {
+  test_node node;
+  publish(node.port(), "nx", "1");
+  publish(node.port(), "nx", "2");
+  auto held = std::async(std::launch::async, [&] { return http_request(node.port(), "GET", "/poll?topic=nx&timeout=20"); });
+  for (int i = 0; i < 500 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  BOOST_TEST(metric(node.port(), "herald_held_requests{kind=\"poll\"}") == 1);
+  BOOST_TEST(number_of(publish(node.port(), "nx", R"("three")"), "delivered") == 1);
+  auto got = held.get();
+  BOOST_TEST(got.status == 200);
+  BOOST_TEST(got.body.find(R"("data":"three")") != std::string::npos);
+  BOOST_TEST(got.body.find(R"("data":1})") == std::string::npos);  // nothing from before the poll
+  BOOST_TEST(number_of(got.body, "offset") == 3);
+  // A quiet topic: the poll times out empty, still saying where "now" is.
+  auto quiet = http_request(node.port(), "GET", "/poll?topic=nx&timeout=1");
+  BOOST_TEST(quiet.status == 200);
+  BOOST_TEST(quiet.body.find(R"("messages":[])") != std::string::npos);
+  BOOST_TEST(number_of(quiet.body, "offset") == 3);
+}
+
+namespace {
+// Reads frames from `ws` until one contains `needle`; returns every frame read.
+std::vector<std::string> frames_until(ws_client& ws, const std::string& needle) {
+  std::vector<std::string> seen;
+  for (;;) {
+    seen.push_back(ws.recv());
+    if (seen.back().find(needle) != std::string::npos) return seen;
+  }
+}
+
+std::size_t count_of(const std::vector<std::string>& frames, const std::string& needle) {
+  std::size_t n = 0;
+  for (const auto& f : frames) n += f.find(needle) != std::string::npos;
+  return n;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_long_poller_with_a_token_joins_once_and_stays_present_while_its_polls_keep_coming) {
+  auto opts = topic_options();
+  opts.poll_presence_window = herald::config::seconds_d(60);  // far longer than any gap between two polls here
+  test_node node(opts);
+  ws_client watcher(node.port());
+  watcher.subscribe("room:lp");
+  publish(node.port(), "room:lp", "1");
+  // The first poll answers at once (message 1 waits) and carol joins.
+  auto first = http_request(node.port(), "GET", "/poll?topic=room:lp&since=0&timeout=20&token=carol").body;
+  BOOST_TEST(number_of(first, "offset") == 1);
+  auto joined = frames_until(watcher, R"("op":"join","topic":"room:lp","user":"carol")");
+  BOOST_TEST(count_of(joined, R"("op":"leave")") == 0u);
+  auto second = std::async(std::launch::async, [&] {
+    return http_request(node.port(), "GET", "/poll?topic=room:lp&since=1&timeout=20&token=carol");
+  });
+  for (int i = 0; i < 500 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  publish(node.port(), "room:lp", "2");
+  BOOST_TEST(second.get().body.find(R"("data":2)") != std::string::npos);
+  // Between the polls nobody saw carol leave or join again.
+  auto after = frames_until(watcher, R"("offset":2)");
+  BOOST_TEST(count_of(after, R"("user":"carol")") == 0u);
+  auto present = http_request(node.port(), "GET", "/api/v1/presence?topic=room:lp").body;
+  BOOST_TEST(present.find(R"("users":["carol"])") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_poller_leaves_when_its_next_poll_does_not_come_within_the_window) {
+  auto opts = topic_options();
+  opts.poll_presence_window = herald::config::seconds_d(0.2);
+  test_node node(opts);
+  ws_client watcher(node.port());
+  watcher.subscribe("room:gone");
+  // An anonymous poller is not counted: nothing tells two of them apart between polls.
+  auto anonymous = std::async(std::launch::async, [&] {
+    return http_request(node.port(), "GET", "/poll?topic=room:gone&since=0&timeout=1");
+  });
+  auto poll = http_request(node.port(), "GET", "/poll?topic=room:gone&since=0&timeout=1&token=dave");
+  BOOST_TEST(poll.body.find(R"("op":"join","topic":"room:gone","user":"dave")") != std::string::npos);
+  anonymous.get();
+  // dave never polls again: once the window passed, he leaves (once).
+  auto seen = frames_until(watcher, R"("op":"leave","topic":"room:gone","user":"dave")");
+  BOOST_TEST(count_of(seen, R"("op":"join","topic":"room:gone","user":"dave")") == 1u);
+  BOOST_TEST(count_of(seen, R"("user":"")") == 0u);
+  auto present = http_request(node.port(), "GET", "/api/v1/presence?topic=room:gone").body;
+  BOOST_TEST(present.find(R"("users":[])") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(sse_streams_messages_with_ids_and_resumes_after_the_last_event_id) {

@@ -251,6 +251,12 @@ BOOST_AUTO_TEST_CASE(build_info_carries_the_version_label) {
   BOOST_TEST(p.value(R"(herald_build_info{version="9.8.7-test"})") == 1.0);
 }
 
+BOOST_AUTO_TEST_CASE(build_info_carries_the_commit_and_the_node_beside_the_version) {
+  metrics::exposition expo("9.8.7", "n1", "0123456789ab-dirty");
+  auto p = parse(expo.render({}));
+  BOOST_TEST(p.value(R"(herald_build_info{commit="0123456789ab-dirty",node="n1",version="9.8.7"})") == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(a_render_without_shards_reports_zero_and_no_per_shard_series) {
   metrics::exposition expo("1.2.3");
   auto p = parse(expo.render({}));

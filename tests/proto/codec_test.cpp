@@ -500,6 +500,17 @@ BOOST_AUTO_TEST_CASE(an_http_client_publish_missing_a_field_is_refused) {
   BOOST_TEST(codec.parse_client_publish(R"({"token":"tk","topic":"t"})").error.code == proto::errc::bad_request);
 }
 
+BOOST_AUTO_TEST_CASE(an_http_client_publish_without_a_topic_is_a_bad_request_like_every_other_missing_field) {
+  for (const char* body : {R"({"token":"tk","data":1})", R"({"token":"tk","topic":"","data":1})",
+                           R"({"token":"tk","topic":7,"data":1})"}) {
+    BOOST_TEST_CONTEXT(body) {
+      auto r = codec.parse_client_publish(body);
+      BOOST_TEST(r.error.code == proto::errc::bad_request);
+      BOOST_TEST(r.error.code == codec.parse_publish(std::string(body).replace(1, 13, "")).error.code);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(codec_encoders)

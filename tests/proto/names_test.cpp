@@ -21,7 +21,7 @@ BOOST_AUTO_TEST_CASE(every_allowed_topic_byte_is_accepted_and_every_other_byte_r
   const std::string allowed =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@/=+-";
   for (int c = 0; c < 256; ++c) {
-    std::string topic = "t" + std::string(1, static_cast<char>(c)) + "t";
+    std::string topic{'t', static_cast<char>(c), 't'};
     bool expected = allowed.find(static_cast<char>(c)) != std::string::npos;
     BOOST_TEST_CONTEXT("byte " << c) { BOOST_TEST(proto::valid_topic(topic) == expected); }
   }
@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(a_name_may_hold_spaces_punctuation_and_utf8) {
 
 BOOST_AUTO_TEST_CASE(a_name_with_a_control_character_is_refused) {
   for (int c = 0; c < 0x20; ++c) {
-    std::string name = "a" + std::string(1, static_cast<char>(c)) + "b";
+    std::string name{'a', static_cast<char>(c), 'b'};
     BOOST_TEST_CONTEXT("byte " << c) { BOOST_TEST(!proto::valid_name(name)); }
   }
   BOOST_TEST(!proto::valid_name("del\x7f"));
