@@ -3,9 +3,10 @@
 #   ./deploy/dev.sh run    install what is missing, build herald (Release), start it on :8080
 #   ./deploy/dev.sh test   same set-up, then build and run the whole test suite
 # Extra arguments after `run` go to herald (e.g. ./deploy/dev.sh run --threads 2)
-# and win over the script's defaults (--listen 0.0.0.0:8080 and the demo's
-# --client-publish/--presence 'room:*'), as do HERALD_* variables and keys of
-# a --config file: a default is added only for an option set nowhere else.
+# and win over the script's defaults (--listen 0.0.0.0:8080, the demo's
+# --client-publish/--presence 'room:*', and --status-page), as do HERALD_*
+# variables and keys of a --config file: a default is added only for an
+# option set nowhere else.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,11 +88,12 @@ case "$cmd" in
     # Only the binary: not the tests, not the bench.
     build -DHERALD_BUILD_TESTS=OFF -- --target herald
     # The demo chat at / needs clients allowed to publish to rooms, and
-    # presence there for its Online list.
+    # presence there for its Online list; /status is on for a first look.
     defaults=()
     user_sets --listen "$@" || defaults+=(--listen 0.0.0.0:8080)
     user_sets --client-publish "$@" || defaults+=(--client-publish 'room:*')
     user_sets --presence "$@" || defaults+=(--presence 'room:*')
+    user_sets --status-page "$@" || defaults+=(--status-page)
     exec "$BUILD_DIR/gateway/herald" "${defaults[@]}" "$@"
     ;;
   test)

@@ -5,12 +5,14 @@
 // or a fan-out that waits for the slowest reader.
 //
 // Thread contract: shard-local (owned by one session).
-// Memory: an empty queue holds no allocation. Its storage comes from the
-// shard's frame pool (net::frame_pool), so giving it back after each drain
-// and taking it again for the next frame costs a free-list pop, not a
-// malloc, while idle connections keep nothing.
+// Memory: an empty queue is one null pointer (8 bytes in every session).
+// Its state and storage come from the shard's frame pool (net::frame_pool),
+// so giving them back after each drain and taking them again for the next
+// frame costs free-list pops, not mallocs, while idle connections keep
+// nothing.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "hub/frame.hpp"
@@ -31,9 +33,9 @@ class outbound_queue {
   // message never condemns a connection that keeps up.
   bool push(hub::local_frame f, const queue_limits& limits);
 
-  bool empty() const { return head_ == items_.size(); }
-  std::size_t size() const { return items_.size() - head_; }
-  std::size_t bytes() const { return bytes_; }
+  bool empty() const { return !s_; }
+  std::size_t size() const { return s_ ? s_->items.size() - s_->head : 0; }
+  std::size_t bytes() const { return s_ ? s_->bytes : 0; }
 
   // Removes and returns the oldest frame. Precondition: !empty().
   hub::local_frame pop();
@@ -42,11 +44,17 @@ class outbound_queue {
   std::size_t clear();
 
  private:
+  struct state {
+    std::vector<hub::local_frame, pool_allocator<hub::local_frame>> items;
+    std::uint32_t head = 0;
+    std::uint32_t bytes = 0;
+  };
+  struct release {
+    void operator()(state* s) const noexcept;
+  };
   void compact();
 
-  std::vector<hub::local_frame, pool_allocator<hub::local_frame>> items_;
-  std::uint32_t head_ = 0;
-  std::uint32_t bytes_ = 0;
+  std::unique_ptr<state, release> s_;  // null while empty
 };
 
 }  // namespace herald::net

@@ -127,7 +127,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // `message_` only while a message is incomplete. Beast's async_read would
   // instead reserve ~1.5 KiB in the dynamic buffer *before* data arrives,
   // on every idle connection.
-  static constexpr std::size_t chunk_size = 64;
+  // 48 bytes take a typical registration or subscribe frame in one read.
+  static constexpr std::size_t chunk_size = 48;
 
   websocket::stream<frame_bounded_socket, false> ws_;
   std::unique_ptr<beast::flat_buffer> message_;  // only while a message spans several reads
