@@ -160,8 +160,14 @@ boost::asio::awaitable<response> http_api::compat_push(const request& req, shard
                                 std::to_string(r.queued) + " clients on this node",
                             req.version());
   }
-  co_return text_response(http::status::ok, "message sent to " + std::to_string(r.queued) + " clients",
-                          req.version());
+  auto res = text_response(http::status::ok, "message sent to " + std::to_string(r.queued) + " clients",
+                           req.version());
+  // The compat body has no room for it: a fleet says how complete N is in headers.
+  if (deliver_.in_fleet()) {
+    res.set("Herald-Nodes", std::to_string(r.nodes));
+    if (r.partial) res.set("Herald-Partial", "true");
+  }
+  co_return res;
 }
 
 boost::asio::awaitable<response> http_api::publish(const request& req, shard::shard_state& local) {

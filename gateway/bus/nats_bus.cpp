@@ -28,9 +28,11 @@ namespace {
 using clock = std::chrono::steady_clock;
 using msg_handle = std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)>;
 
-// A node not heard from for this long is no longer counted in the fleet.
-constexpr auto member_ttl = std::chrono::milliseconds(3500);
-constexpr auto heartbeat_period = std::chrono::seconds(1);
+// A node not heard from for this long is no longer counted in the fleet
+// (four missed beats): until then publications wait --bus-ack-timeout for
+// its count and answer partial, so this bounds how long a dead node costs.
+constexpr auto member_ttl = std::chrono::milliseconds(2000);
+constexpr auto heartbeat_period = std::chrono::milliseconds(500);
 constexpr auto stream_check_period = std::chrono::seconds(5);
 
 std::string header(natsMsg* m, const char* key) {
@@ -206,6 +208,7 @@ struct nats_bus::impl {
   }
 
   void on_disconnected() {
+    if (stopping) return;  // our own close at shutdown, not trouble
     if (!self.connected_.exchange(false)) return;
     ++self.counters_.disconnects;
     util::log(util::log_level::warn, "bus disconnected: cross-node delivery paused, local delivery goes on",

@@ -223,6 +223,12 @@ hub::send_status ws_session::deliver(const hub::local_frame& f) {
     return hub::send_status::dropped_closed;
   }
   if (buffer_if_recovering(f)) return hub::send_status::queued;
+  if (f->kind == hub::frame_kind::topic_message && f->offset != 0) {
+    if (auto* t = find_topic(f->topic)) {
+      if (f->offset <= t->last) return hub::send_status::queued;  // it has this one already
+      t->last = f->offset;
+    }
+  }
   return enqueue(f) ? hub::send_status::queued : hub::send_status::dropped_slow;
 }
 
@@ -325,7 +331,7 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   auto& st = ctx_.state;
   if (!closing_) st.stats.count_close(classify(ec));
   for (const auto& u : users_) ctx_.unbind_user(this, u);
-  for (const auto& t : topics_) leave_topic(t);
+  for (const auto& t : topics_) leave_topic(t.name);
   recovering_.reset();
   users_.clear();
   bindings_ = 0;

@@ -136,7 +136,15 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   shard_context& ctx_;
   // From the shard's pool: most connections hold one short entry for life.
   std::vector<std::string, pool_allocator<std::string>> users_;  // users this connection is bound to
-  std::vector<std::string, pool_allocator<std::string>> topics_;
+  // A subscription and the last offset this connection got of it. In a fleet
+  // a live copy of a message can arrive after the history read that already
+  // replayed it (the stream republished it late); the floor drops it.
+  struct topic_sub {
+    std::string name;
+    std::uint64_t last = 0;
+  };
+  std::vector<topic_sub, pool_allocator<topic_sub>> topics_;
+  topic_sub* find_topic(std::string_view name);
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;

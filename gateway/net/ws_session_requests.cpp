@@ -114,12 +114,19 @@ bool ws_session::presence_on(const std::string& topic) const {
 // frames arriving in between are buffered and merged (hub::catch_up), so the
 // client gets the reply, then what it missed, then live frames: no gap, no
 // duplicate.
+ws_session::topic_sub* ws_session::find_topic(std::string_view name) {
+  for (auto& t : topics_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
 void ws_session::handle_subscribe(proto::client_request& req) {
-  const bool fresh = std::find(topics_.begin(), topics_.end(), req.topic) == topics_.end();
+  const bool fresh = find_topic(req.topic) == nullptr;
   if (fresh && !under_subscription_limit(req.id)) return;
   if (fresh) {
     ctx_.subscribe(this, req.topic);  // before the history request below
-    topics_.push_back(req.topic);
+    topics_.push_back({req.topic, 0});
     if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, presence_user(), true);
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
@@ -143,13 +150,19 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   if (since && *since > slice.offset && slice.recovered) {
     // A position this topic never reached: refuse the subscription.
     leave_topic(topic);
-    std::erase(topics_, topic);
+    std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
     reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
     return;
   }
   std::optional<bool> recovered;
   if (since) recovered = recovered_all;
   reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
+  // From here on the connection is at the subscribed position or past it.
+  // With `since` it has what it had plus what was replayed (a replay cut
+  // short must not hide live messages after it); without, it starts now.
+  std::uint64_t last = since ? (slice.epoch_changed ? 0 : *since) : slice.offset;
+  for (const auto& f : frames) last = std::max(last, f->offset);
+  if (auto* t = find_topic(topic)) t->last = std::max(t->last, last);
   for (auto& f : frames) enqueue(std::move(f));
 }
 
@@ -169,7 +182,7 @@ void ws_session::handle_unsubscribe(proto::client_request& req) {
     reply_error(proto::errc::not_subscribed, "not subscribed to this topic", req.id);
     return;
   }
-  std::erase(topics_, req.topic);
+  std::erase_if(topics_, [&](const topic_sub& t) { return t.name == req.topic; });
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
 
