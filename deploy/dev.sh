@@ -94,6 +94,8 @@ case "$cmd" in
     user_sets --client-publish "$@" || defaults+=(--client-publish 'room:*')
     user_sets --presence "$@" || defaults+=(--presence 'room:*')
     user_sets --status-page "$@" || defaults+=(--status-page)
+    echo "dev.sh: $BUILD_DIR/gateway/herald ${defaults[*]} $*" >&2
+    user_sets --listen "$@" || echo "dev.sh: open http://127.0.0.1:8080/ (the demo) and http://127.0.0.1:8080/status" >&2
     exec "$BUILD_DIR/gateway/herald" "${defaults[@]}" "$@"
     ;;
   test)

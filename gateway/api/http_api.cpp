@@ -331,7 +331,11 @@ bool safe_name(std::string_view name) {
 }  // namespace
 
 response http_api::status_page(const request& req, std::string_view path) const {
-  if (!status_) return text_response(http::status::not_found, "not found (start herald with --status-page)", req.version());
+  if (!status_) {
+    constexpr std::string_view why = "the status page is off (start herald with --status-page)";
+    return path == "/status" ? text_response(http::status::not_found, why, req.version())
+                             : json_error(http::status::not_found, "not_found", why, req.version());
+  }
   if (path == "/status") return static_file(req, "/status.html");
   if (!authorized(req)) {
     auto res = json_error(http::status::unauthorized, proto::errc::unauthorized, "the status needs the push key",

@@ -59,11 +59,11 @@ std::string default_node_name(const options& o) {
   return host + ":" + std::to_string(o.listen_port);
 }
 
-// The default static-file directory: the source tree's gateway/www for a
-// build-tree binary, else <prefix>/share/herald/www beside an installed one.
+// The default static-file directory: <prefix>/share/herald/www beside an
+// installed binary (its own pages, even where the source tree it was built
+// from still exists), else the source tree's gateway/www for a build-tree one.
 std::string default_www_dir() {
   std::error_code ec;
-  if (std::filesystem::is_directory(HERALD_WWW_DIR, ec)) return HERALD_WWW_DIR;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return HERALD_WWW_DIR;
   auto installed = exe.parent_path().parent_path() / "share" / "herald" / "www";
