@@ -294,10 +294,11 @@ struct nats_bus::impl {
   }
 
   // --- fleet membership -----------------------------------------------
+  // "<node>\n<nonce>": the nonce tells two processes of one name apart.
   void send_heartbeat() {
     if (!self.connected_ || stopping) return;
-    const auto& n = self.settings_.node;
-    natsConnection_Publish(nc, std::string(heartbeat_subject).c_str(), n.data(), static_cast<int>(n.size()));
+    const auto beat = self.settings_.node + "\n" + nonce;
+    natsConnection_Publish(nc, std::string(heartbeat_subject).c_str(), beat.data(), static_cast<int>(beat.size()));
   }
 
   void heartbeat_loop() {
@@ -309,8 +310,20 @@ struct nats_bus::impl {
     });
   }
 
-  void member_seen(std::string name) {
-    if (name == self.settings_.node) return;
+  bool name_clash_logged = false;
+
+  void member_seen(std::string beat) {
+    const auto nl = beat.find('\n');
+    std::string name = beat.substr(0, nl);
+    const std::string other = nl == std::string::npos ? std::string() : beat.substr(nl + 1);
+    if (name == self.settings_.node) {
+      // Counts are gathered per name: two nodes of one name would be one.
+      if (other != nonce && !std::exchange(name_clash_logged, true)) {
+        util::log(util::log_level::error, "another node uses this --node-name: fleet counts will be wrong",
+                  {{"node", name}});
+      }
+      return;
+    }
     // A newcomer learns about us at once instead of at our next beat.
     auto [it, added] = members.insert_or_assign(std::move(name), clock::now());
   if (added) {

@@ -150,11 +150,27 @@ async def stalled_node(binary, c):
         nats.stop()
 
 
+async def duplicate_names(binary, c):
+    nats = Nats().start()
+    try:
+        a = node(binary, nats, "twin")
+        b = node(binary, nats, "twin")
+        deadline = time.monotonic() + 10
+        said = False
+        while time.monotonic() < deadline and not said:
+            said = "another node uses this --node-name" in a.log_tail() + b.log_tail()
+            await asyncio.sleep(0.1)
+        c.check("two nodes given one --node-name are told so in the log (their counts would merge)", said)
+    finally:
+        nats.stop()
+
+
 async def body(binary, c):
     if shutil.which("nats-server") is None:
         c.check("nats-server is installed (deploy/dev.sh test installs it)", False)
         return
-    for name, fn in [("node started without NATS", node_started_without_nats), ("stalled node", stalled_node)]:
+    for name, fn in [("node started without NATS", node_started_without_nats), ("stalled node", stalled_node),
+                     ("duplicate node names", duplicate_names)]:
         async with hh.section(c, name):
             await fn(binary, c)
 
