@@ -177,18 +177,7 @@ class Herald:
         raise RuntimeError(f"herald did not become healthy: {last}")
 
     def wait_healthy(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                status, _, _ = http(self.port, "GET", "/healthz", timeout=1)
-                if status == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.05)
-        return False
+        return wait_healthy(self.proc, self.port, timeout)
 
     def stop(self) -> None:
         p = self.proc
@@ -241,6 +230,21 @@ class Herald:
 # --------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------
+def wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> bool:
+    """Polls GET /healthz on `port` until 200, `proc` exits, or `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if http(port, "GET", "/healthz", timeout=1)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 def http(port, method, path, body=None, headers=None, timeout=WAIT):
     """One request on a fresh connection. Returns (status, headers dict, body bytes)."""
     conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)

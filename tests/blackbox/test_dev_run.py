@@ -46,17 +46,7 @@ class Run:
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full)
 
     def healthy_on(self, port, timeout=hh.WAIT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if hh.http(port, "GET", "/healthz", timeout=1)[0] == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.05)
-        return False
+        return hh.wait_healthy(self.proc, port, timeout)
 
     def output(self):
         with open(self.log.name, "rb") as f:

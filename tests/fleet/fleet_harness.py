@@ -40,6 +40,9 @@ import traceback
 
 import websockets  # Debian python3-websockets 10.4 (asyncio API)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blackbox"))
+from herald_harness import parse_metrics  # noqa: E402  (one Prometheus text reader for every test)
+
 WAIT = 5.0          # bound for one reply/message on loopback (never a speed claim)
 READY_WAIT = 20.0   # bound for a process to become ready
 ABSENT_WAIT = 5.0   # a gauge absent from /metrics this long is taken as not implemented
@@ -564,19 +567,6 @@ class Client:
 # --------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------
-def parse_metrics(text: str) -> dict[str, float]:
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            pass
-    return out
-
-
 def metric(samples: dict[str, float], name: str):
     """Sum of a family's samples (None when absent)."""
     vals = [v for k, v in samples.items() if k == name or k.startswith(name + "{")]
