@@ -6,7 +6,9 @@ shard_pool::shard_pool(std::size_t shards) {
   contexts_.reserve(shards);
   for (std::size_t i = 0; i < shards; ++i) {
     // Concurrency hint 1: each io_context is driven by exactly one thread,
-    // which lets Asio drop its internal locking.
+    // which spares Asio's scheduler some work. It keeps its locking (only the
+    // BOOST_ASIO_CONCURRENCY_HINT_UNSAFE* hints drop it in Boost 1.81), and
+    // must: other shards, the bus and the main thread post into it.
     contexts_.push_back(std::make_unique<asio::io_context>(1));
   }
 }
