@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Summarise a directory of herald-bench JSON results into a Markdown report.
 
-Usage: report.py <results dir with *.json> <output .md> [--plot PNG]
+Usage: report.py <results dir with *.json> <output .md> [--plot PNG] [--peers DIR]
 
 Every scenario ran several times; the table shows the median of each figure, every
 run's value, the target from the issue and a verdict. Failures of any run are listed,
 never hidden. The plot shows the latency percentile spectrum (HdrHistogram style) of
 the median unicast, fan-out, long-poll and SSE runs. Runs are grouped by the file
-name run.sh gives them (<entry>-<run>.json). Standard library only.
+name run.sh gives them (<entry>-<run>.json). With --peers, DIR/<peer>/*.json are the
+same-run peers (run.sh's PEERS): a section shows each figure of Herald beside each
+peer's, with the ratio Herald/peer; peer failures are listed there and do not change
+the exit status (which is Herald's). Standard library only.
 """
 import glob
 import json
@@ -179,9 +182,85 @@ def parameters(runs):
     return "\n".join(lines)
 
 
+def median_of(docs, key, scale=1):
+    present = [d["figures"].get(key) for d in docs]
+    present = [v * scale for v in present if v is not None]
+    return statistics.median(present) if present else None
+
+
+# How a peer's figure differs from Herald's in meaning, shown under the table.
+PEER_NOTES = {
+    "nchan": [
+        "nginx + Nchan 1.3.6, 2 workers (`bench/peers/nchan/nginx.conf`); CPU and RSS are summed over "
+        "the master and both workers (RSS counts Nchan's shared-memory pages in every process that touched them).",
+        "idle: every connection subscribes to one channel (`/sub/u0`, `--users 1`), where Herald's idle has "
+        "one user per connection. Registration is not acknowledged (`--no-register-ack`): the ramp rate "
+        "counts register frames sent, not processed, so it is not comparable.",
+        "fanout: subscribers on `/sub/fan`, publishes `POST /pub/fan` with the same body Herald gets; the "
+        "reply is Nchan's text status, whose first number is not a recipient count (count-mismatch warnings "
+        "are expected). Each connection gets one heartbeat answer to its register frame "
+        "(\"frames without a timestamp\" warnings are expected).",
+    ],
+    "gorilla": [
+        "Go 1.19 + gorilla/websocket (Debian), `bench/peers/gorilla/main.go`: the wserver compat API, "
+        "a read/write goroutine pair per connection, a server ping every 25 s; GOMAXPROCS = all cores.",
+    ],
+}
+
+
+def peers_section(runs, peers_dir):
+    peers = {}
+    for d in sorted(glob.glob(os.path.join(peers_dir, "*"))):
+        if os.path.isdir(d):
+            r = load(d)
+            if r:
+                peers[os.path.basename(d)] = r
+    if not peers:
+        return ["## Same-run peers", "", f"No peer results in `{peers_dir}`.", ""]
+    names = sorted(peers)
+    head = "| figure | Herald | " + " | ".join(f"{n} | Herald/{n}" for n in names) + " |"
+    rows = [head, "|---|---|" + "---|---|" * len(names)]
+    for scen, key, label, unit, *_ in FIGURES:
+        if not any(scen in peers[n] for n in names):
+            continue
+        scale = SCALE.get(unit, 1)
+        h = median_of(runs.get(scen, []), key, scale)
+        cells = []
+        for n in names:
+            v = median_of(peers[n].get(scen, []), key, scale)
+            ratio = f"{h / v:.2f}" if h is not None and v else "n/a"
+            cells += [fmt(v), ratio]
+        rows.append(f"| {label} [{unit}] | {fmt(h)} | " + " | ".join(cells) + " |")
+    parts = ["## Same-run peers", "",
+             "Medians; every peer ran right after Herald in each run of a scenario, fresh, on the same "
+             "machine, driven by the same herald-bench command (with the peer's target). "
+             "Herald/peer < 1 means Herald spent less (or, for rates, achieved less).", "",
+             "\n".join(rows), ""]
+    for n in names:
+        parts += [f"**{n}**: " + " ".join(PEER_NOTES.get(n, [])), ""]
+        lines = []
+        for scen, docs in sorted(peers[n].items()):
+            runs_desc = ", ".join(f"{fmt(d['figures'].get('server_cpu_seconds_total'))} s" for d in docs)
+            lines.append(f"- {scen}: {len(docs)} runs, server CPU per run {runs_desc}")
+            for d in docs:
+                for f in d.get("failures", []):
+                    lines.append(f"  - **FAILURE** ({d['_file']}): {f}")
+                for w in d.get("warnings", []):
+                    lines.append(f"  - warning ({d['_file']}): {w}")
+        parts += lines + [""]
+    return parts
+
+
 def main():
-    results_dir, out_md = sys.argv[1], sys.argv[2]
-    png = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--plot" else None
+    args = sys.argv[1:]
+    opts = {}
+    for flag in ("--plot", "--peers"):
+        if flag in args:
+            i = args.index(flag)
+            opts[flag] = args[i + 1]
+            del args[i:i + 2]
+    results_dir, out_md = args[0], args[1]
+    png = opts.get("--plot")
     runs = load(results_dir)
     any_doc = next(iter(next(iter(runs.values()))), {}) if runs else {}
     machine = any_doc.get("machine", {})
@@ -196,6 +275,8 @@ def main():
         "## CPU of the harness vs the server (whole run, median)", "", client_share(runs), "",
         f"Raw JSON: `{os.path.relpath(results_dir, os.path.dirname(out_md))}/`.", "",
     ]
+    if "--peers" in opts:
+        parts += peers_section(runs, opts["--peers"])
     if png and plot(runs, png, results_dir):
         parts += ["## Latency", "", f"![latency by percentile]({os.path.relpath(png, os.path.dirname(out_md))})", ""]
     with open(out_md, "w") as f:

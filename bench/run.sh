@@ -7,6 +7,7 @@
 #   RUNS=5 UNICAST_RATE=8000 bench/run.sh
 #   SKIP_BUILD=1 HERALD_BIN=/path/herald BENCH_BIN=/path/herald-bench bench/run.sh
 #   SCENARIOS="unicast fanout" bench/run.sh
+#   PEERS="" bench/run.sh            # Herald only (default PEERS="nchan gorilla")
 # Load goes to 127.0.0.1 only; every run is bounded in time.
 set -euo pipefail
 
@@ -33,6 +34,11 @@ repo=$(cd "$bench_dir/.." && pwd)
 : "${WRK_THREADS:=2}" "${WRK_CONNECTIONS:=64}" "${WRK_DURATION:=10}"
 : "${BENCH_ARGS:=}"                  # extra herald-bench flags for every scenario
 : "${RESULTS_DIR:=$bench_dir/results}"
+# Same-run peers (bench/peers/<peer>/run.sh PORT), each started fresh per run right after
+# Herald's run of the same scenario and driven by the same herald-bench command; only
+# the scenarios a peer can serve: gorilla idle/fanout/unicast (compat API), nchan
+# idle/fanout (its WebSocket pub/sub; see peer_args). "" = Herald only.
+: "${PEERS=nchan gorilla}"            # "=" not ":=": PEERS="" means none
 
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
@@ -44,6 +50,14 @@ ensure_tools() {
   local missing=()
   command -v wrk >/dev/null || missing+=(wrk)
   command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+  if [[ " $PEERS " == *" nchan "* ]]; then
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] || missing+=(libnginx-mod-nchan)
+  fi
+  if [[ " $PEERS " == *" gorilla "* ]]; then
+    command -v go >/dev/null || missing+=(golang-go)
+    [[ -d /usr/share/gocode/src/github.com/gorilla/websocket ]] || missing+=(golang-github-gorilla-websocket-dev)
+  fi
   [[ ${#missing[@]} -eq 0 ]] && return
   log "installing ${missing[*]}"
   local sudo=""
@@ -87,7 +101,90 @@ stop_herald() {
   wait "$herald_pid" 2>/dev/null || true
   herald_pid=""
 }
-trap stop_herald EXIT
+
+# --- same-run peers ---------------------------------------------------------------
+peer_pid="" peer_pids="" peer_dir=""
+peer_scenarios() {
+  case $1 in
+    gorilla) echo "idle fanout unicast" ;;
+    nchan) echo "idle fanout" ;;
+  esac
+}
+
+serves() {  # peer scenario
+  [[ " $(peer_scenarios "$1") " == *" $2 "* ]]
+}
+
+start_peer() {  # peer
+  port=$(free_port)
+  local log="$out_dir/peers/$1.log"
+  mkdir -p "$out_dir/peers"
+  case $1 in
+    nchan)
+      peer_dir=$(mktemp -d "${TMPDIR:-/tmp}/herald-peer-nchan.XXXXXX")
+      NCHAN_DIR=$peer_dir "$bench_dir/peers/nchan/run.sh" "$port" >>"$log" 2>&1 & ;;
+    gorilla)
+      GORILLA_BIN=$gorilla_bin "$bench_dir/peers/gorilla/run.sh" "$port" >>"$log" 2>&1 & ;;
+    *) log "unknown peer $1"; return 1 ;;
+  esac
+  peer_pid=$!  # the peer's run.sh execs the server: this is the server (nginx: the master)
+  for _ in $(seq 100); do
+    if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      # CPU and RSS of every process of the server: nginx's master and its workers.
+      local children
+      children=$(cat /proc/"$peer_pid"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | paste -sd, || true)
+      peer_pids=$peer_pid${children:+,$children}
+      # nginx: wait until both workers exist, or their CPU would be missed.
+      if [[ $1 != nchan || $(tr ',' '\n' <<<"$children" | grep -c .) -ge 2 ]]; then return 0; fi
+    fi
+    kill -0 "$peer_pid" 2>/dev/null || { log "peer $1 failed to start (see $log)"; peer_pid=""; return 1; }
+    sleep 0.1
+  done
+  log "peer $1 did not answer /health within 10 s"
+  return 1
+}
+
+stop_peer() {
+  [[ -z $peer_pid ]] && return
+  kill -TERM "$peer_pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$peer_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$peer_pid" 2>/dev/null || true
+  wait "$peer_pid" 2>/dev/null || true
+  local p  # nginx workers outlive a killed master: end them by their recorded pids
+  for p in ${peer_pids//,/ }; do kill -KILL "$p" 2>/dev/null || true; done
+  if [[ -n $peer_dir ]]; then
+    [[ -s $peer_dir/error.log ]] && cat "$peer_dir/error.log" >>"$out_dir/peers/nchan-error.log"
+    rm -rf "$peer_dir"
+  fi
+  peer_pid="" peer_pids="" peer_dir=""
+}
+
+# How herald-bench addresses a peer (the scenario's own flags come first; later flags win).
+peer_args() {  # peer scenario
+  local ws="ws://127.0.0.1:$port" http="http://127.0.0.1:$port"
+  case $1 in
+    gorilla)  # the compat API, with {"op":"ping"} answered: registration is acknowledged
+      echo "--api compat --target $ws/ws --push-url $http/push --metrics-url none" ;;
+    nchan)
+      # The register frame is Nchan's client heartbeat on /sub/fan and /sub/u0 (see
+      # peers/nchan/nginx.conf): Nchan answers it but not {"op":"ping"}, so no ack.
+      case $2 in
+        idle) echo "--api compat --users 1 --target $ws/sub/u0 --metrics-url none --no-register-ack" ;;
+        fanout) echo "--api compat --target $ws/sub/fan --push-url $http/pub/fan --metrics-url none --no-register-ack" ;;
+      esac ;;
+  esac
+}
+
+run_peer_bench() {  # peer scenario run
+  local json="$out_dir/peers/$1/$2-$3.json"
+  mkdir -p "$out_dir/peers/$1"
+  # shellcheck disable=SC2046,SC2086
+  timeout 900 "$BENCH_BIN" $(scenario_args "$2") --message-size "$MESSAGE_SIZE" \
+    $(peer_args "$1" "$2") --server-pids "$peer_pids" --label "$1 run $3" $BENCH_ARGS \
+    --out "$json" >/dev/null || log "$1 $2 run $3 reported failures (see $json)"
+}
+
+trap 'stop_herald; stop_peer' EXIT
 
 scenario_args() {
   case $1 in
@@ -150,15 +247,29 @@ main() {
   out_dir="$RESULTS_DIR/$stamp"
   mkdir -p "$out_dir"
   log "results in $out_dir"
+  if [[ " $PEERS " == *" gorilla "* ]]; then  # build once, before anything is measured
+    gorilla_bin=${GORILLA_BIN:-${TMPDIR:-/tmp}/herald-peer-gorilla/gorilla-peer}  # rebuilt when main.go is newer
+    mkdir -p "$out_dir/peers"
+    GORILLA_BIN=$gorilla_bin BUILD_ONLY=1 "$bench_dir/peers/gorilla/run.sh" 0 >>"$out_dir/peers/gorilla.log" 2>&1 ||
+      { log "gorilla peer does not build (see $out_dir/peers/gorilla.log)"; exit 1; }
+  fi
   for scenario in $SCENARIOS; do
     for run in $(seq "$RUNS"); do
       log "$scenario run $run/$RUNS"
       start_herald
       if [[ $scenario == wrk ]]; then run_wrk "$run"; else run_bench "$scenario" "$run"; fi
       stop_herald
+      for peer in $PEERS; do
+        serves "$peer" "$scenario" || continue
+        log "$scenario run $run/$RUNS: peer $peer"
+        if start_peer "$peer"; then run_peer_bench "$peer" "$scenario" "$run"; fi
+        stop_peer
+      done
     done
   done
-  "$py" "$bench_dir/report.py" "$out_dir" "$RESULTS_DIR/$stamp.md" --plot "$out_dir/latency.png"
+  local peer_opts=()
+  [[ -d $out_dir/peers ]] && peer_opts=(--peers "$out_dir/peers")
+  "$py" "$bench_dir/report.py" "$out_dir" "$RESULTS_DIR/$stamp.md" --plot "$out_dir/latency.png" "${peer_opts[@]}"
 }
 
 main "$@"

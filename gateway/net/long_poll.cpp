@@ -148,6 +148,10 @@ asio::awaitable<api::response> long_poll(const api::request& req, shard_context&
   p.timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       timeout ? config::seconds_d(static_cast<double>(*timeout)) : ctx.opts.poll_timeout);
   if (auto topic = q.get("topic")) {
+    if (topic->empty()) {
+      co_return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic is required",
+                                req.version());
+    }
     if (!proto::valid_topic(*topic)) {
       co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
     }

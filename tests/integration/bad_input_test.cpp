@@ -116,6 +116,10 @@ BOOST_AUTO_TEST_CASE(every_endpoint_answers_a_missing_topic_with_bad_request_and
       {"presence", http_request(node.port(), "GET", "/api/v1/presence")},
       {"sse", http_request(node.port(), "GET", "/sse")},
       {"poll", http_request(node.port(), "GET", "/poll")},
+      // An empty value is as missing as no parameter at all.
+      {"history, empty", http_request(node.port(), "GET", "/api/v1/history?topic=")},
+      {"sse, empty", http_request(node.port(), "GET", "/sse?topic=")},
+      {"poll, empty", http_request(node.port(), "GET", "/poll?topic=")},
   };
   for (const auto& [what, r] : missing) BOOST_TEST_CONTEXT(what) { BOOST_TEST(error_of(r) == "bad_request"); }
   const std::vector<std::pair<std::string, http_result>> bad = {
