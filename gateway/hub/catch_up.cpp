@@ -1,5 +1,7 @@
 #include "hub/catch_up.hpp"
 
+#include <algorithm>
+
 namespace herald::hub {
 
 std::vector<local_frame> catch_up::merge(const history_slice& slice) const {
@@ -32,6 +34,12 @@ bool catch_up::recovered(const history_slice& slice, const std::vector<local_fra
     if (f->offset != 0) return f->prev != 0 ? f->prev == *since_ : f->offset == *since_ + 1;
   }
   return false;
+}
+
+std::uint64_t catch_up::position(const history_slice& slice, const std::vector<local_frame>& merged) const {
+  std::uint64_t at = since_ ? (slice.epoch_changed ? 0 : *since_) : slice.offset;
+  for (const auto& f : merged) at = std::max(at, f->offset);
+  return at;
 }
 
 }  // namespace herald::hub

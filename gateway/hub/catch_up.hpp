@@ -36,6 +36,23 @@ class catch_up {
   // buffered meanwhile cover it. Never true across an epoch change.
   bool recovered(const history_slice& slice, const std::vector<local_frame>& merged) const;
 
+  // Where the subscriber stands once `merged` is delivered: its `since`
+  // (nothing, across an epoch change) or, without one, the snapshot's
+  // position; raised by what was replayed. A replay cut short raises it
+  // only as far as it went, so no live message after it is hidden.
+  std::uint64_t position(const history_slice& slice, const std::vector<local_frame>& merged) const;
+
+  // The live frames after the merge pass here: a sequenced frame at or
+  // below `floor` is a copy of one the subscriber has (in a fleet the stream
+  // may republish a message after the history read that already held it)
+  // and is refused; any other raises `floor`. Unsequenced frames pass.
+  static bool admit(std::uint64_t& floor, const message& f) {
+    if (f.offset == 0) return true;
+    if (f.offset <= floor) return false;
+    floor = f.offset;
+    return true;
+  }
+
  private:
   std::string topic_;
   std::optional<std::uint64_t> since_;

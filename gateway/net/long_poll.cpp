@@ -84,8 +84,11 @@ asio::awaitable<api::response> poll_topic(const api::request& req, shard_context
   const bool recovered = merged.recovered(slice, frames);
   // Without `since` too: the poll waits for the next message ("from now on").
   if (frames.empty()) {
+    auto floor = merged.position(slice, frames);
     co_await wait(waiter, p, socket);
-    frames = std::move(w.frames);
+    for (auto& f : w.frames) {
+      if (hub::catch_up::admit(floor, *f)) frames.push_back(std::move(f));
+    }
   }
   std::vector<std::string_view> texts;
   for (const auto& f : frames) texts.push_back(f->text);
@@ -107,6 +110,7 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   for (const auto& f : w.frames) merged.buffer(f);
   w.frames.clear();
   auto all = merged.merge(slice);
+  auto floor = merged.position(slice, all);
   // A position from another epoch, or ahead of ours (the node restarted),
   // answers at once: holding it would skip whatever is pushed meanwhile.
   const bool stale = !merged.recovered(slice, all) || (p.since && *p.since > slice.offset);
@@ -117,7 +121,7 @@ asio::awaitable<api::response> poll_user(const api::request& req, shard_context&
   if (frames.empty() && !stale) {
     co_await wait(waiter, p, socket);
     for (auto& f : w.frames) {
-      if (wanted(f)) frames.push_back(std::move(f));
+      if (wanted(f) && hub::catch_up::admit(floor, *f)) frames.push_back(std::move(f));
     }
   }
   std::vector<std::string> entries;

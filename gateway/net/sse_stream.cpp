@@ -88,7 +88,9 @@ std::optional<std::uint64_t> start_of(const api::request& req, const proto::quer
   return q.number("since", valid);
 }
 
-asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_t& socket, std::string pending) {
+// `floor`: the subscriber's position after its replay (hub::catch_up::position).
+asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_t& socket, std::string pending,
+                                  std::uint64_t floor) {
   // An SSE client never sends anything after its request, so readiness on
   // the socket means it went away.
   const auto ping_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.ping_interval);
@@ -96,6 +98,7 @@ asio::awaitable<void> stream_loop(shard_context& ctx, sse_subscriber& s, socket_
   for (;;) {
     while (!s.queue.empty()) {
       hub::local_frame f = s.queue.pop();
+      if (!hub::catch_up::admit(floor, *f)) continue;  // it has this one already
       append_event(pending, *f);
       ++stats.messages_delivered;
     }
@@ -159,7 +162,7 @@ asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req,
   for (const auto& f : frames) append_event(pending, *f);
   ctx.state.stats.messages_delivered += frames.size();
   watch_hangup(socket, stream);
-  co_await stream_loop(ctx, s, socket, std::move(pending));
+  co_await stream_loop(ctx, s, socket, std::move(pending), merged.position(slice, frames));
   boost::system::error_code ignored;
   socket.cancel(ignored);  // ends the hang-up watch
   co_return std::nullopt;

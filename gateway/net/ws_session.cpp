@@ -223,11 +223,9 @@ hub::send_status ws_session::deliver(const hub::local_frame& f) {
     return hub::send_status::dropped_closed;
   }
   if (buffer_if_recovering(f)) return hub::send_status::queued;
-  if (f->kind == hub::frame_kind::topic_message && f->offset != 0) {
-    if (auto* t = find_topic(f->topic)) {
-      if (f->offset <= t->last) return hub::send_status::queued;  // it has this one already
-      t->last = f->offset;
-    }
+  if (f->kind == hub::frame_kind::topic_message) {
+    auto* t = find_topic(f->topic);
+    if (t && !hub::catch_up::admit(t->last, *f)) return hub::send_status::queued;  // it has this one already
   }
   return enqueue(f) ? hub::send_status::queued : hub::send_status::dropped_slow;
 }

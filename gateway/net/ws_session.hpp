@@ -136,9 +136,8 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   shard_context& ctx_;
   // From the shard's pool: most connections hold one short entry for life.
   std::vector<std::string, pool_allocator<std::string>> users_;  // users this connection is bound to
-  // A subscription and the last offset this connection got of it. In a fleet
-  // a live copy of a message can arrive after the history read that already
-  // replayed it (the stream republished it late); the floor drops it.
+  // A subscription and the last offset this connection got of it: live
+  // frames pass hub::catch_up::admit against it.
   struct topic_sub {
     std::string name;
     std::uint64_t last = 0;

@@ -144,6 +144,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   if (it == recovering_->end()) return;
   auto frames = it->merge(slice);
   const bool recovered_all = it->recovered(slice, frames);
+  const auto position = it->position(slice, frames);
   recovering_->erase(it);
   if (recovering_->empty()) recovering_.reset();
   if (!open_) return;
@@ -157,12 +158,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   std::optional<bool> recovered;
   if (since) recovered = recovered_all;
   reply(proto::encode_subscribed(topic, id, slice.epoch, slice.offset, recovered));
-  // From here on the connection is at the subscribed position or past it.
-  // With `since` it has what it had plus what was replayed (a replay cut
-  // short must not hide live messages after it); without, it starts now.
-  std::uint64_t last = since ? (slice.epoch_changed ? 0 : *since) : slice.offset;
-  for (const auto& f : frames) last = std::max(last, f->offset);
-  if (auto* t = find_topic(topic)) t->last = std::max(t->last, last);
+  if (auto* t = find_topic(topic)) t->last = std::max(t->last, position);
   for (auto& f : frames) enqueue(std::move(f));
 }
 

@@ -85,4 +85,31 @@ BOOST_AUTO_TEST_CASE(a_real_gap_or_another_epoch_is_not_recovered) {
   BOOST_TEST(!d.recovered(other, d.merge(other)));
 }
 
+BOOST_AUTO_TEST_CASE(after_a_replay_the_subscriber_stands_at_the_last_replayed_offset) {
+  catch_up c("t", 3);
+  auto slice = slice_of(9, {4, 7, 9});
+  BOOST_TEST(c.position(slice, c.merge(slice)) == 9u);
+  catch_up cut("t", 3);  // a replay cut short stops where it went, not at the topic's end
+  auto partial = slice_of(20, {4, 7}, false);
+  BOOST_TEST(cut.position(partial, cut.merge(partial)) == 7u);
+  catch_up fresh("t", std::nullopt);  // without since: from the snapshot's position on
+  auto now = slice_of(12, {});
+  BOOST_TEST(fresh.position(now, fresh.merge(now)) == 12u);
+  catch_up moved("t", 50);  // another epoch: the old position means nothing
+  auto other = slice_of(2, {1, 2}, false);
+  other.epoch_changed = true;
+  BOOST_TEST(moved.position(other, {}) == 0u);
+  BOOST_TEST(moved.position(other, {frame(1), frame(2)}) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_late_copy_of_a_replayed_message_is_refused_and_later_ones_pass) {
+  std::uint64_t floor = 155;
+  BOOST_TEST(!catch_up::admit(floor, *frame(155)));  // republished after the history read had it
+  BOOST_TEST(!catch_up::admit(floor, *frame(150)));
+  BOOST_TEST(catch_up::admit(floor, *frame(160)));
+  BOOST_TEST(floor == 160u);
+  BOOST_TEST(catch_up::admit(floor, *frame(0, frame_kind::presence)));  // unsequenced: always
+  BOOST_TEST(floor == 160u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
