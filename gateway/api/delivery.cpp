@@ -47,6 +47,13 @@ void delivery::add_counts(publish_result& total, const hub::fanout_result& r) {
   total.dropped += r.dropped;
 }
 
+hub::fanout_result delivery::fan_each::operator()(std::size_t shard, const hub::shared_frame& f) const {
+  auto& registry = (*states)[shard]->registry;
+  if (f->kind != hub::frame_kind::user_message) return registry.publish_topic(f->topic, hub::localize(f));
+  if (!f->event.empty()) return registry.publish_event(f->topic, f->event, hub::localize(f));
+  return registry.publish_user(f->topic, hub::localize(f));
+}
+
 delivery::delivery(shard::shard_pool& pool, states_t& states) : pool_(pool), states_(states) {}
 
 std::string delivery::user_key(std::string_view user) {
@@ -75,10 +82,7 @@ boost::asio::awaitable<publish_result> delivery::publish(std::string topic, std:
       return proto::encode_topic_message(x.topic, {x.offset, epoch, x.ts_ms}, from, x.data);
     });
   };
-  auto each = [states](std::size_t i, const hub::shared_frame& f) {
-    return (*states)[i]->registry.publish_topic(f->topic, hub::localize(f));
-  };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
 }
 
 boost::asio::awaitable<publish_result> delivery::push_event(std::string user, std::string event, std::string message) {
@@ -93,10 +97,7 @@ boost::asio::awaitable<publish_result> delivery::push_event(std::string user, st
     m.event = event;
     return stamp(*(*states)[owner], key, std::move(m), [&](const hub::message&, const std::string&) { return text; });
   };
-  auto each = [states](std::size_t i, const hub::shared_frame& f) {
-    return (*states)[i]->registry.publish_event(f->topic, f->event, hub::localize(f));
-  };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
 }
 
 boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std::string data) {
@@ -113,10 +114,7 @@ boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std
       return proto::encode_user_message(x.topic, x.offset, x.ts_ms, x.data);
     });
   };
-  auto each = [states](std::size_t i, const hub::shared_frame& f) {
-    return (*states)[i]->registry.publish_user(f->topic, hub::localize(f));
-  };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts);
+  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
 }
 
 namespace {
@@ -192,7 +190,7 @@ void delivery::send_presence_frame(std::size_t owner, const std::string& topic, 
   auto f = hub::make_frame(std::move(m));
   for (std::size_t i = 0; i < states_.size(); ++i) {
     if (!(targets & (std::uint64_t{1} << i))) continue;
-    pool_.post_to(i, [this, i, f] { states_[i]->registry.publish_topic(f->topic, hub::localize(f)); });
+    pool_.post_to(i, [each = fan_each{&states_}, i, f] { each(i, f); });
   }
 }
 

@@ -124,6 +124,12 @@ class delivery : public bus::sink {
   // A fan-out's result before any shard counted, and one shard's count added.
   static publish_result start_of(const hub::shared_frame& f);
   static void add_counts(publish_result& total, const hub::fanout_result& r);
+  // One shard's part of any fan-out, local or from the bus: the registry
+  // call that fits the frame (a topic, a user's event, a user).
+  struct fan_each {
+    std::vector<std::unique_ptr<shard::shard_state>>* states;
+    hub::fanout_result operator()(std::size_t shard, const hub::shared_frame& f) const;
+  };
 
   // Fleet paths (fleet_delivery.cpp).
   boost::asio::awaitable<publish_result> via_bus(std::string key, bus::envelope env, std::string data);

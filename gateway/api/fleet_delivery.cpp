@@ -53,13 +53,6 @@ hub::message message_of(const bus::record& r) {
   return m;
 }
 
-// One shard's part of a fan-out, by the kind of frame.
-hub::fanout_result fan_one(shard::shard_state& st, const hub::shared_frame& f) {
-  if (f->kind != hub::frame_kind::user_message) return st.registry.publish_topic(f->topic, hub::localize(f));
-  if (!f->event.empty()) return st.registry.publish_event(f->topic, f->event, hub::localize(f));
-  return st.registry.publish_user(f->topic, hub::localize(f));
-}
-
 
 publish_result result_of(const bus::publish_outcome& o) {
   publish_result r;
@@ -148,8 +141,7 @@ void delivery::deliver_unsequenced(std::string key, bus::envelope env, std::stri
   auto prepare = [states, owner, r = std::move(r)] {
     return shard::targeted<hub::shared_frame>{hub::make_frame(message_of(r)), (*states)[owner]->interest.of(r.key)};
   };
-  auto each = [states](std::size_t i, const hub::shared_frame& f) { return fan_one(*(*states)[i], f); };
-  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts,
+  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts,
                                   asio::bind_executor(back, std::move(done)));
 }
 
@@ -189,14 +181,13 @@ void delivery::fan_out(std::size_t owner, bus::record r) {
   auto prepare = [f = hub::make_frame(message_of(r)), targets = st.interest.of(r.key)] {
     return shard::targeted<hub::shared_frame>{f, targets};
   };
-  auto each = [states](std::size_t i, const hub::shared_frame& f) { return fan_one(*(*states)[i], f); };
   auto counted = [this, owner, id = std::move(r.id)](publish_result res) {
     if (id.empty()) return;
     for (auto& to : states_[owner]->fleet.finish(id, res.queued)) {
       bus_->reply(to, node_name_ + " " + std::to_string(res.queued));
     }
   };
-  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, std::move(each), add_counts,
+  pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts,
                                   asio::bind_executor(pool_.executor(owner), std::move(counted)));
 }
 

@@ -363,6 +363,8 @@ struct nats_bus::impl {
   void history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                asio::any_io_executor back, std::function<void(history_outcome)> done);
   void next_get(std::shared_ptr<history_op> op, std::uint64_t from);
+  void finish_history(const std::shared_ptr<history_op>& op);
+  void fail_history(const std::shared_ptr<history_op>& op);
 
   // --- NATS callbacks (NATS threads) ----------------------------------
   static void on_inbox_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure);
@@ -409,7 +411,7 @@ struct nats_bus::impl::history_op {
   std::string client_epoch;
   std::size_t limit = 0;
   int waiting = 2;
-  bool failed = false, finished = false;
+  bool finished = false;
   asio::any_io_executor back;
   std::function<void(history_outcome)> done;
 };
@@ -505,6 +507,21 @@ void nats_bus::impl::publish(std::string key, envelope env, std::string data, as
   request(count_subject, op->count_token, id + "\n" + key_suffix(key));
 }
 
+// Hands a history read's outcome to its caller, once.
+void nats_bus::impl::finish_history(const std::shared_ptr<history_op>& op) {
+  if (op->finished) return;
+  op->finished = true;
+  asio::post(op->back, [op] { op->done(std::move(op->out)); });
+}
+
+// The bus could not answer it: the caller gets "not available".
+void nats_bus::impl::fail_history(const std::shared_ptr<history_op>& op) {
+  if (op->finished) return;
+  ++self.counters_.history_failures;
+  op->out = history_outcome{};
+  finish_history(op);
+}
+
 void nats_bus::impl::history(std::string key, std::optional<std::uint64_t> since, std::string epoch,
                              std::size_t limit, asio::any_io_executor back,
                              std::function<void(history_outcome)> done) {
@@ -517,20 +534,12 @@ void nats_bus::impl::history(std::string key, std::optional<std::uint64_t> since
   op->back = std::move(back);
   op->done = std::move(done);
   if (!self.connected_ || !stream_ready) {
-    ++self.counters_.history_failures;
-    asio::post(op->back, [op] { op->done(std::move(op->out)); });
+    fail_history(op);
     return;
   }
-  auto fail = [this](const std::shared_ptr<history_op>& op) {
-    if (op->finished) return;
-    op->finished = op->failed = true;
-    ++self.counters_.history_failures;
-    op->out = history_outcome{};
-    asio::post(op->back, [op] { op->done(std::move(op->out)); });
-  };
   // Stream info (epoch, oldest kept sequence) and the key's last offset are
   // asked at once; the walk after `since` starts when both are in.
-  auto step = [this, fail](const std::shared_ptr<history_op>& op) {
+  auto step = [this](const std::shared_ptr<history_op>& op) {
     if (--op->waiting > 0 || op->finished) return;
     op->out.available = true;
     if (!op->client_epoch.empty() && op->client_epoch != op->out.epoch) {
@@ -541,15 +550,14 @@ void nats_bus::impl::history(std::string key, std::optional<std::uint64_t> since
       next_get(op, *op->since + 1);
       return;
     }
-    op->finished = true;
-    asio::post(op->back, [op] { op->done(std::move(op->out)); });
+    finish_history(op);
   };
   auto info = expect(
-      [this, op, fail, step](natsMsg* m) {
+      [this, op, step](natsMsg* m) {
         if (op->finished) return true;
         auto st = reader.read_stream_info(data_of(m));
         if (st.error) {
-          fail(op);
+          fail_history(op);
         } else {
           op->out.first_seq = st.first_seq;
           op->out.epoch = epoch_of(self.settings_.stream, st.created);
@@ -557,14 +565,14 @@ void nats_bus::impl::history(std::string key, std::optional<std::uint64_t> since
         }
         return true;
       },
-      [op, fail] { fail(op); }, ack_timeout);
+      [this, op] { fail_history(op); }, ack_timeout);
   auto last = expect(
-      [op, fail, step](natsMsg* m) {
+      [this, op, step](natsMsg* m) {
         if (op->finished) return true;
         if (has_status(m, "404")) {
           op->out.last = 0;
         } else if (!header(m, "Status").empty()) {
-          fail(op);
+          fail_history(op);
           return true;
         } else {
           op->out.last = header_number<std::uint64_t>(m, "Nats-Sequence");
@@ -572,21 +580,17 @@ void nats_bus::impl::history(std::string key, std::optional<std::uint64_t> since
         step(op);
         return true;
       },
-      [op, fail] { fail(op); }, ack_timeout);
+      [this, op] { fail_history(op); }, ack_timeout);
   request(api("STREAM.INFO"), info, "");
   request(api("DIRECT.GET"), last, "{\"last_by_subj\":" + proto::json_string(op->subject) + "}");
 }
 
 void nats_bus::impl::next_get(std::shared_ptr<history_op> op, std::uint64_t from) {
-  auto finish = [](const std::shared_ptr<history_op>& op) {
-    op->finished = true;
-    asio::post(op->back, [op] { op->done(std::move(op->out)); });
-  };
   auto t = expect(
-      [this, op, finish](natsMsg* m) {
+      [this, op](natsMsg* m) {
         if (op->finished) return true;
         if (!header(m, "Status").empty()) {  // 404: nothing further on this key
-          finish(op);
+          finish_history(op);
           return true;
         }
         auto r = record_of(m, op->key);
@@ -594,23 +598,16 @@ void nats_bus::impl::next_get(std::shared_ptr<history_op> op, std::uint64_t from
         const auto seq = r.offset;
         op->out.records.push_back(std::move(r));
         if (seq >= op->out.last) {
-          finish(op);
+          finish_history(op);
         } else if (op->out.records.size() >= op->limit) {
           op->out.complete = false;
-          finish(op);
+          finish_history(op);
         } else {
           next_get(op, seq + 1);
         }
         return true;
       },
-      [this, op] {
-        if (op->finished) return;
-        ++self.counters_.history_failures;
-        op->out = history_outcome{};
-        op->finished = true;
-        asio::post(op->back, [op] { op->done(std::move(op->out)); });
-      },
-      ack_timeout);
+      [this, op] { fail_history(op); }, ack_timeout);
   request(api("DIRECT.GET"), t,
           "{\"seq\":" + std::to_string(from) + ",\"next_by_subj\":" + proto::json_string(op->subject) + "}");
 }
