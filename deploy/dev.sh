@@ -19,12 +19,13 @@ JOBS="${JOBS:-$(nproc)}"
 PACKAGES=(
   build-essential cmake pkg-config git
   libboost1.81-dev libboost-system1.81-dev libboost-test1.81-dev
-  libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev libnats-dev
+  libsimdjson-dev prometheus-cpp-dev libcli11-dev libssl-dev libnats-dev libjwt-dev
   prometheus python3-websockets curl procps
 )
 # `test` also starts real servers: NATS with JetStream and haproxy (fleet
 # tests), systemd-analyze (unit file check).
-TEST_PACKAGES=(nats-server haproxy systemd python3-yaml)
+# python3-jwt (with python3-cryptography) and openssl mint the auth tests' JWTs and keys.
+TEST_PACKAGES=(nats-server haproxy systemd python3-yaml python3-jwt python3-cryptography openssl)
 # `test` also needs Debian's chromium and Node (for playwright-core); see
 # install_packages.
 

@@ -17,15 +17,20 @@ int main(int argc, char** argv) {
   const config::options& opts = *parsed.opts;
   util::set_log_level(opts.log_level);
 
-  api::token_auth auth;
-  if (!opts.auth_tokens_file.empty()) {
-    std::string error;
-    auto loaded = api::token_auth::from_file(opts.auth_tokens_file, error);
-    if (!loaded) {
-      util::log(util::log_level::error, "cannot load auth tokens", {{"error", error}});
-      return 2;
-    }
-    auth = std::move(*loaded);
+  std::string error;
+  auto loaded = api::token_auth::from_options(opts, error);
+  if (!loaded) {
+    util::log(util::log_level::error, "cannot set up authentication", {{"error", error}});
+    return 2;
+  }
+  api::token_auth auth = std::move(*loaded);
+  if (auth.open()) {
+    util::log(util::log_level::warn,
+              "this node is open: no --auth-tokens, --token-hmac-secret or --token-public-key, so every token is "
+              "accepted as its own user id");
+  }
+  if (!opts.token_hmac_secret.empty() && opts.token_hmac_secret.size() < 32) {
+    util::log(util::log_level::warn, "--token-hmac-secret is shorter than 32 bytes: HS256 tokens can be brute-forced");
   }
 
   try {

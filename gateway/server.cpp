@@ -72,7 +72,7 @@ struct server::parts {
         bus(make_bus(o, delivery)),
         contexts(make_contexts(pool, states, o, auth, delivery, open_total)),
         exposition(std::string(util::version()), o.node_name, std::string(util::commit())),
-        status(o.status_page || !o.push_key.empty() ? std::make_unique<metrics::status_history>() : nullptr),
+        status(o.status_page || !o.push_keys.empty() ? std::make_unique<metrics::status_history>() : nullptr),
         api(o, auth, delivery, pool, states, exposition, ready, bus.get(), status.get()),
         listener(pool, raw(contexts), api) {}
 

@@ -103,6 +103,10 @@ parse_result<client_request> parse_op(object obj, std::string_view op, client_re
       return fail<client_request>(errc::bad_request, "\"since\" must be a non-negative integer and \"epoch\" a string",
                                   req.id);
     }
+    // A subscription token (a JWT granting this topic) rides along as "token".
+    if (req.op == client_op::subscribe && !optional_string(obj, "token", req.token)) {
+      return fail<client_request>(errc::bad_request, "\"token\" must be a string (a subscription token)", req.id);
+    }
   } else if (op == "publish") {
     req.op = client_op::publish;
     if (auto e = read_topic(obj, req.topic, req.id)) return fail<client_request>(std::move(*e));

@@ -28,6 +28,7 @@ inline constexpr std::string_view too_many_subscriptions = "too_many_subscriptio
 inline constexpr std::string_view not_subscribed = "not_subscribed";
 inline constexpr std::string_view unsupported = "unsupported";
 inline constexpr std::string_view forbidden = "forbidden";
+inline constexpr std::string_view token_expired = "token_expired";
 }  // namespace errc
 
 struct error_reply {
@@ -51,7 +52,7 @@ struct client_request {
   client_op op = client_op::ping;
   std::string id;     // raw JSON (number or string) echoed in replies
   std::string topic;  // subscribe / unsubscribe / publish
-  std::string token;  // register_compat / auth
+  std::string token;  // register_compat / auth; subscribe: a subscription token (may be empty)
   std::string event;  // register_compat
   std::optional<std::uint64_t> since;  // subscribe: last offset the client has
   std::string epoch;                   // subscribe: the epoch `since` belongs to

@@ -20,10 +20,27 @@ bool topic_char(unsigned char c) {
 
 bool valid_topic(std::string_view topic) {
   if (topic.empty() || topic.size() > max_topic_length) return false;
-  for (unsigned char c : topic) {
+  const std::size_t first = topic.front() == '$' ? 1 : 0;
+  if (first == topic.size()) return false;  // "$" alone
+  bool hash = false;
+  for (std::size_t i = first; i < topic.size(); ++i) {
+    const auto c = static_cast<unsigned char>(topic[i]);
+    if (c == '#') {
+      // One '#', with a name before it and a user after it.
+      if (hash || i == first || i + 1 == topic.size()) return false;
+      hash = true;
+      continue;
+    }
     if (!topic_char(c)) return false;
   }
   return true;
+}
+
+bool private_topic(std::string_view topic) { return !topic.empty() && topic.front() == '$'; }
+
+std::string_view topic_owner(std::string_view topic) {
+  auto hash = topic.rfind('#');
+  return hash == std::string_view::npos ? std::string_view() : topic.substr(hash + 1);
 }
 
 bool valid_name(std::string_view name) {

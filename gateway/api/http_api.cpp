@@ -39,15 +39,6 @@ std::string_view path_of(const request& req) {
   return target.substr(0, target.find('?'));
 }
 
-// Compares without an early exit, so response timing does not reveal how
-// much of the key a caller guessed.
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 void count(shard::shard_state& local, const char* endpoint, const response& res, clock::time_point start) {
   auto& stats = local.stats;
   ++stats.http_requests[{endpoint, static_cast<int>(res.result_int())}];
@@ -86,7 +77,8 @@ http_api::http_api(const config::options& opts, const token_auth& auth, delivery
       exposition_(exposition),
       ready_(ready),
       bus_(bus),
-      status_(status) {}
+      status_(status),
+      push_keys_(opts.push_keys) {}
 
 boost::asio::awaitable<response> http_api::handle(const request& req, shard::shard_state& local) {
   const auto path = path_of(req);
@@ -127,8 +119,8 @@ boost::asio::awaitable<response> http_api::handle(const request& req, shard::sha
   }
   if (path == "/api/v1/history" || path == "/api/v1/presence") {
     if (!get) co_return method_not_allowed(req, "GET, HEAD");
-    if (path == "/api/v1/history") co_return co_await history(req);
-    co_return co_await presence(req);
+    if (path == "/api/v1/history") co_return co_await history(req, local);
+    co_return co_await presence(req, local);
   }
   if (path == "/status" || path == "/api/v1/status") {
     if (!get) co_return method_not_allowed(req, "GET, HEAD");
@@ -139,14 +131,12 @@ boost::asio::awaitable<response> http_api::handle(const request& req, shard::sha
   co_return text_response(http::status::not_found, "not found", req.version());
 }
 
+// Any one of the --push-key values, each compared in constant time.
 bool http_api::authorized(const request& req) const {
-  if (opts_.push_key.empty()) return true;
+  if (push_keys_.open()) return true;
   auto it = req.find(http::field::authorization);
   if (it == req.end()) return false;
-  std::string_view value(it->value().data(), it->value().size());
-  constexpr std::string_view scheme = "Bearer ";
-  if (value.substr(0, scheme.size()) != scheme) return false;
-  return equal_constant_time(value.substr(scheme.size()), opts_.push_key);
+  return push_keys_.authorizes(std::string_view(it->value().data(), it->value().size()));
 }
 
 boost::asio::awaitable<response> http_api::compat_push(const request& req, shard::shard_state& local) {
@@ -196,17 +186,41 @@ boost::asio::awaitable<response> http_api::client_publish(const request& req, sh
   auto parsed = local.codec.parse_client_publish(req.body());
   if (!parsed) co_return json_error(http::status::bad_request, parsed.error.code, parsed.error.reason, req.version());
   auto& p = *parsed.value;
-  auto user = auth_.user_of(p.token);
-  if (!user) co_return json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
+  const auto now = token_auth::now();
+  auto who = auth_.authenticate(p.token, now);
+  if (!who) {
+    ++local.stats.auth_failures[std::string(auth::to_string(who.error))];
+    co_return json_error(http::status::unauthorized, proto::errc::unauthorized, auth::describe(who.error),
+                         req.version());
+  }
   if (!proto::matches_any(opts_.client_publish, p.topic)) {
     co_return json_error(http::status::forbidden, proto::errc::forbidden, "clients may not publish to this topic",
                          req.version());
   }
-  auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), std::move(*user));
+  // A publisher must also be one who may subscribe to the topic.
+  auto allowed = auth_.may_subscribe(who.who->user, who.who->channels, p.topic, {}, now);
+  if (!allowed.ok()) {
+    co_return json_error(http::status::forbidden, proto::errc::forbidden, allowed.reason, req.version());
+  }
+  auto r = co_await deliver_.publish(std::move(p.topic), std::move(p.data), std::move(who.who->user));
   co_return delivered(r, req.version());
 }
 
-boost::asio::awaitable<response> http_api::history(const request& req) {
+// A topic's history and presence are read as its subscribers would see
+// them: a backend with a push key reads any topic; anyone else needs what a
+// subscriber needs (?token=, ?sub_token=; see token_auth::authorize).
+std::optional<response> http_api::refuse_reader(const request& req, const proto::query& q, std::string_view topic,
+                                                shard::shard_state& local) const {
+  if (!push_keys_.open() && authorized(req)) return std::nullopt;
+  auto token = q.get("token");
+  auto a = auth_.authorize(token ? std::optional<std::string_view>(*token) : std::nullopt, topic,
+                           q.get("sub_token").value_or(""), token_auth::now());
+  if (a.ok()) return std::nullopt;
+  if (a.failure != auth::failure::none) ++local.stats.auth_failures[std::string(auth::to_string(a.failure))];
+  return json_error(static_cast<http::status>(a.http_status()), a.code, a.reason, req.version());
+}
+
+boost::asio::awaitable<response> http_api::history(const request& req, shard::shard_state& local) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
   if (!topic || topic->empty()) {
@@ -215,6 +229,7 @@ boost::asio::awaitable<response> http_api::history(const request& req) {
   if (!proto::valid_topic(*topic)) {
     co_return json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
+  if (auto refusal = refuse_reader(req, q, *topic, local)) co_return std::move(*refusal);
   bool since_ok = true, limit_ok = true;
   auto since = q.number("since", since_ok);
   auto limit = q.number("limit", limit_ok);
@@ -237,7 +252,7 @@ boost::asio::awaitable<response> http_api::history(const request& req) {
                           req.version());
 }
 
-boost::asio::awaitable<response> http_api::presence(const request& req) {
+boost::asio::awaitable<response> http_api::presence(const request& req, shard::shard_state& local) {
   proto::query q(std::string_view(req.target().data(), req.target().size()));
   auto topic = q.get("topic");
   if (!topic || topic->empty()) {
@@ -246,6 +261,7 @@ boost::asio::awaitable<response> http_api::presence(const request& req) {
   if (!proto::valid_topic(*topic)) {
     co_return json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
   }
+  if (auto refusal = refuse_reader(req, q, *topic, local)) co_return std::move(*refusal);
   if (!proto::matches_any(opts_.presence, *topic)) {
     co_return json_error(http::status::forbidden, proto::errc::forbidden, "presence is not enabled for this topic",
                          req.version());

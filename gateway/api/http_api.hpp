@@ -17,12 +17,15 @@
 // that shard's state (its codec and counters) only.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+
+#include "auth/push_keys.hpp"
 
 namespace herald::bus {
 class nats_bus;
@@ -34,6 +37,9 @@ namespace herald::metrics {
 class exposition;
 class status_history;
 }  // namespace herald::metrics
+namespace herald::proto {
+class query;
+}
 namespace herald::shard {
 class shard_pool;
 struct shard_state;
@@ -69,8 +75,11 @@ class http_api {
   boost::asio::awaitable<response> publish(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> user_push(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> client_publish(const request& req, shard::shard_state& local);
-  boost::asio::awaitable<response> history(const request& req);
-  boost::asio::awaitable<response> presence(const request& req);
+  boost::asio::awaitable<response> history(const request& req, shard::shard_state& local);
+  boost::asio::awaitable<response> presence(const request& req, shard::shard_state& local);
+  // 401/403 when the caller may not read `topic` (see the .cpp); nothing when it may.
+  std::optional<response> refuse_reader(const request& req, const proto::query& q, std::string_view topic,
+                                        shard::shard_state& local) const;
   boost::asio::awaitable<response> scrape(const request& req);
   // /status and /api/v1/status: 404 while the page is off; the JSON asks
   // for the push key when one is set.
@@ -90,6 +99,7 @@ class http_api {
   const std::atomic<bool>& ready_;
   const bus::nats_bus* bus_;
   const metrics::status_history* status_;  // null: no status page
+  auth::push_keys push_keys_;
 };
 
 }  // namespace herald::api

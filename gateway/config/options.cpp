@@ -129,7 +129,28 @@ parse_outcome parse_options(int argc, char** argv) {
   app.add_option("--threads", o.threads, "Shards (io_context threads, at most 64); 0 = one per core")->capture_default_str();
   app.add_option("--auth-tokens", o.auth_tokens_file, "File of 'token userId' lines; unknown tokens are refused")
       ->check(CLI::ExistingFile);
-  app.add_option("--push-key", o.push_key, "Require 'Authorization: Bearer KEY' on the push API");
+  // Keys and secrets are never shown: not in --help's defaults, not in logs.
+  app.add_option("--push-key", o.push_keys,
+                 "Require 'Authorization: Bearer KEY' on the push API; repeatable (or comma-separated): any one "
+                 "of them is accepted, so keys can be rotated")
+      ->delimiter(',');
+  app.add_option("--token-hmac-secret", o.token_hmac_secret,
+                 "Accept JWTs signed with this HS256 secret as client tokens (sub = user, exp required); prefer "
+                 "HERALD_TOKEN_HMAC_SECRET");
+  app.add_option("--token-public-key", o.token_public_key_file,
+                 "Accept JWTs verified with this PEM public key as client tokens: RS256 for an RSA key, ES256 for "
+                 "an EC P-256 key")
+      ->check(CLI::ExistingFile);
+  app.add_option("--token-audience", o.token_audience, "JWTs must name this audience in \"aud\"");
+  app.add_option("--token-issuer", o.token_issuer, "JWTs must carry this \"iss\"");
+  add_seconds(app, "--token-expiry-grace", o.token_expiry_grace,
+              "Seconds a WebSocket whose token expired keeps to send auth with a fresh token before it is closed "
+              "(4001)",
+              true);
+  app.add_option("--subscribe-allow", o.subscribe_allow,
+                 "Topic pattern clients may subscribe to (repeatable or comma-separated); others are forbidden. "
+                 "Default: every topic ('$' private and '#user' topics follow their own rules)")
+      ->delimiter(',');
   add_seconds(app, "--ping-interval", o.ping_interval, "Seconds between heartbeat pings to a quiet client");
   add_seconds(app, "--idle-timeout", o.idle_timeout, "Close a client silent for this many seconds");
   add_seconds(app, "--handshake-timeout", o.handshake_timeout, "Seconds allowed for the WebSocket handshake");

@@ -20,8 +20,16 @@ struct options {
   std::uint16_t listen_port = 8080;
   std::size_t threads = 0;  // 0: one per core
 
-  std::string auth_tokens_file;  // "token userId" lines; empty: userId = token
-  std::string push_key;          // empty: push API open
+  std::string auth_tokens_file;         // "token userId" lines; empty: userId = token
+  std::vector<std::string> push_keys;   // any one opens the push API (rotation); empty: push API open
+
+  // JWTs (issue 9): connection and subscription tokens; see api::token_auth.
+  std::string token_hmac_secret;        // HS256
+  std::string token_public_key_file;    // PEM: RS256 (RSA) or ES256 (EC P-256)
+  std::string token_audience;           // required "aud" when set
+  std::string token_issuer;             // required "iss" when set
+  seconds_d token_expiry_grace{10};     // a WebSocket whose token expired may re-auth this long
+  std::vector<std::string> subscribe_allow;  // topic patterns clients may subscribe to; empty: all
 
   seconds_d ping_interval{25};
   seconds_d idle_timeout{60};

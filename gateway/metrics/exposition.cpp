@@ -87,6 +87,17 @@ MetricFamily client_errors(const std::vector<shard_stats>& shards) {
   return f;
 }
 
+MetricFamily auth_failures(const std::vector<shard_stats>& shards) {
+  auto f = family("herald_auth_failures_total", "Tokens and subscription tokens refused, by reason.",
+                  MetricType::Counter);
+  std::map<std::string, std::uint64_t> merged;
+  for (const auto& s : shards) {
+    for (const auto& [reason, n] : s.auth_failures) merged[reason] += n;
+  }
+  for (const auto& [reason, n] : merged) add_value(f, static_cast<double>(n), {{"reason", reason}});
+  return f;
+}
+
 MetricFamily http_requests(const std::vector<shard_stats>& shards) {
   auto f = family("herald_push_requests_total", "HTTP API requests, by endpoint and status.", MetricType::Counter);
   std::map<std::pair<std::string, int>, std::uint64_t> merged;
@@ -228,6 +239,7 @@ std::string exposition::render(const std::vector<shard_stats>& shards, const bus
   families.push_back(closes(shards));
   families.push_back(proxy_rejects(shards));
   families.push_back(client_errors(shards));
+  families.push_back(auth_failures(shards));
   families.push_back(http_requests(shards));
   families.push_back(push_latency(shards));
   auto held = family("herald_held_requests", "HTTP requests held open, by kind.", MetricType::Gauge);

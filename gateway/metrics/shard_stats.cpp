@@ -13,6 +13,7 @@ const char* to_string(close_reason r) {
     case close_reason::too_big: return "too_big";
     case close_reason::bad_utf8: return "bad_utf8";
     case close_reason::protocol_error: return "protocol_error";
+    case close_reason::token_expired: return "token_expired";
     case close_reason::count_: break;
   }
   return "unknown";

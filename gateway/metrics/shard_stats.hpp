@@ -20,6 +20,7 @@ enum class close_reason : std::uint8_t {
   too_big,         // message over --max-message (1009)
   bad_utf8,        // invalid UTF-8 in a text frame (1007)
   protocol_error,  // any other WebSocket protocol violation
+  token_expired,   // its token expired and no fresh one came within --token-expiry-grace (4001)
   count_
 };
 const char* to_string(close_reason r);
@@ -62,6 +63,7 @@ struct shard_stats {
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
   std::array<std::uint64_t, static_cast<std::size_t>(proxy_reject::count_)> proxy_rejected{};
   std::map<std::string, std::uint64_t> client_errors;                     // by error code
+  std::map<std::string, std::uint64_t> auth_failures;                     // refused tokens, by auth::to_string(reason)
   std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
   std::map<std::string, latency_histogram> push_latency;                  // by endpoint
   std::uint64_t polls_waiting = 0;  // gauge: long-polls being held

@@ -1,6 +1,7 @@
 #include "net/frame_scanner.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace herald::net {
 
@@ -26,7 +27,13 @@ std::size_t frame_scanner::limit(std::span<const std::uint8_t> next, std::size_t
     payload = 0;
     for (std::size_t i = 0; i < ext; ++i) payload = (payload << 8) | byte_at(2 + i, next);
   }
-  const std::uint64_t rest = h + payload - have_;
+  // A length near 2^64 must not wrap the sum to a few bytes (or to none: the
+  // reader would spin on empty reads); Beast refuses such a frame once it has
+  // the whole header (it is over read_message_max).
+  const std::uint64_t header_left = h - have_;
+  const std::uint64_t rest = payload > std::numeric_limits<std::uint64_t>::max() - header_left
+                                 ? std::numeric_limits<std::uint64_t>::max()
+                                 : header_left + payload;
   return static_cast<std::size_t>(std::min<std::uint64_t>(want, rest));
 }
 

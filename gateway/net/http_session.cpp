@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -131,17 +132,59 @@ asio::awaitable<bool> accept_proxy_header(stream_t& stream, std::uint64_t id, sh
   }
 }
 
-asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint peer, shard_context& ctx,
-                            api::http_api& api) {
-  ++ctx.state.stats.connections_accepted;
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  stream_t stream(std::move(socket));
-  if (ctx.opts.proxy_protocol) {
-    const bool accepted = co_await accept_proxy_header(stream, id, ctx, peer);
-    if (!accepted) co_return;
+// Puts bytes a held request's session had read past it back in front of the parser.
+void refill(beast::flat_buffer& buffer, const std::string& leftover) {
+  if (leftover.empty()) return;
+  buffer.commit(asio::buffer_copy(buffer.prepare(leftover.size()), asio::buffer(leftover)));
+}
+
+std::string leftover_of(const beast::flat_buffer& buffer) {
+  return buffer.size() == 0 ? std::string() : beast::buffers_to_string(buffer.data());
+}
+
+// GET /poll and GET /sse: requests the node holds.
+bool is_held(const api::request& req) {
+  const auto path = path_of(req);
+  return req.method() == http::verb::get && (path == "/poll" || path == "/sse");
+}
+
+// Starts a held request, which takes the socket (nothing returned: the
+// session ends; a poll starts a new one through `back` when it has
+// answered), or returns the answer to a refused one, which the session
+// gives like any other.
+std::optional<api::response> hold(const api::request& req, stream_t& stream, const beast::flat_buffer& buffer,
+                                  http_resume back, shard_context& ctx, bool keep_alive) {
+  if (path_of(req) == "/sse") {
+    auto parsed = parse_sse(req, ctx);
+    if (auto* refusal = std::get_if<api::response>(&parsed)) return std::move(*refusal);
+    stream.expires_never();
+    start_sse(std::move(std::get<sse_request>(parsed)), stream.release_socket(), ctx);
+    return std::nullopt;
   }
+  auto parsed = parse_poll(req, ctx);
+  if (auto* refusal = std::get_if<api::response>(&parsed)) return std::move(*refusal);
+  auto& poll = std::get<poll_request>(parsed);
+  poll.keep_alive = keep_alive;
+  back.leftover = leftover_of(buffer);
+  stream.expires_never();
+  start_poll(std::move(poll), stream.release_socket(), std::move(back), ctx);
+  return std::nullopt;
+}
+
+// `back`: set when the connection returns from a held request (its PROXY
+// header was read then, and it was counted).
+asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint peer, shard_context& ctx,
+                            api::http_api& api, std::optional<std::string> back) {
+  boost::system::error_code ignored;
+  stream_t stream(std::move(socket));
   beast::flat_buffer buffer;
+  if (back) {
+    refill(buffer, *back);
+  } else {
+    ++ctx.state.stats.connections_accepted;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    if (ctx.opts.proxy_protocol && !co_await accept_proxy_header(stream, id, ctx, peer)) co_return;
+  }
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(ctx.opts.max_header));
@@ -170,20 +213,12 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
       co_return;
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;
-    const auto path = path_of(req);
-    // A request about to be held (long-poll, SSE) should not keep the read
-    // buffer's capacity for minutes; nothing is pipelined behind it.
-    if (buffer.size() == 0 && (path == "/poll" || path == "/sse")) buffer.shrink_to_fit();
-    if (path == "/sse" && req.method() == http::verb::get) {
-      stream.expires_never();
-      auto refusal = co_await serve_sse(req, ctx, stream.socket());
-      if (refusal) co_await answer_and_close(stream, *refusal);
-      co_return;
-    }
     // No co_await inside ?: here: g++ 12 destroys such a temporary twice.
     api::response res;
-    if (path == "/poll" && req.method() == http::verb::get) {
-      res = co_await long_poll(req, ctx, stream.socket());
+    if (is_held(req)) {
+      auto refusal = hold(req, stream, buffer, http_resume{id, peer, &api, {}}, ctx, keep_alive);
+      if (!refusal) co_return;  // the held request has the connection now
+      res = std::move(*refusal);
     } else {
       res = co_await api.handle(req, ctx.state);
     }
@@ -201,7 +236,13 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
 void http_session::start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                          api::http_api& api) {
   auto ex = socket.get_executor();
-  asio::co_spawn(ex, serve(std::move(socket), id, peer, ctx, api), log_unexpected{"http_session"});
+  asio::co_spawn(ex, serve(std::move(socket), id, peer, ctx, api, std::nullopt), log_unexpected{"http_session"});
+}
+
+void http_session::resume(socket_t socket, http_resume back, shard_context& ctx) {
+  auto ex = socket.get_executor();
+  asio::co_spawn(ex, serve(std::move(socket), back.id, back.peer, ctx, *back.api, std::move(back.leftover)),
+                 log_unexpected{"http_session"});
 }
 
 }  // namespace herald::net

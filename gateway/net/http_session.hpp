@@ -14,10 +14,16 @@
 // herald_proxy_header_rejected_total{reason}. The client address it carries
 // replaces the socket's peer for logs (and anything else keyed by client).
 //
+// A request the node holds (long-poll, SSE) takes the socket out of the
+// session, which ends; a long-poll gives it back when it has answered
+// (http_session::resume), so a held request keeps no parser, no buffer and
+// no session frame.
+//
 // Thread contract: shard-local. The whole session is one coroutine on the
 // socket's shard; its state lives in the coroutine frame and is gone after
-// an upgrade.
+// an upgrade or while a request is held.
 #include <cstdint>
+#include <string>
 
 #include "net/types.hpp"
 
@@ -29,12 +35,23 @@ namespace herald::net {
 
 class shard_context;
 
+// What a held request keeps to hand its connection back to HTTP.
+struct http_resume {
+  std::uint64_t id = 0;
+  tcp::endpoint peer;             // the client (PROXY v2's when that is on)
+  api::http_api* api = nullptr;
+  std::string leftover;           // bytes read past the held request (pipelining)
+};
+
 class http_session {
  public:
   // Serves `socket` (already on its shard's executor, accepted from `peer`)
   // until it closes or upgrades.
   static void start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                     api::http_api& api);
+  // Serves `socket` again after a held request was answered on it: no
+  // PROXY header expected, `back.leftover` parsed first.
+  static void resume(socket_t socket, http_resume back, shard_context& ctx);
 };
 
 }  // namespace herald::net

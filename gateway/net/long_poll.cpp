@@ -1,17 +1,19 @@
 #include "net/long_poll.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include <memory>
+
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "api/delivery.hpp"
-#include "api/token_auth.hpp"
 #include "config/options.hpp"
 #include "hub/catch_up.hpp"
 #include "net/hangup.hpp"
 #include "net/held_registration.hpp"
 #include "net/held_request.hpp"
+#include "net/loop.hpp"
 #include "net/shard_context.hpp"
+#include "net/subscriber_auth.hpp"
 #include "proto/codec.hpp"
 #include "proto/names.hpp"
 #include "proto/query.hpp"
@@ -22,15 +24,22 @@ namespace herald::net {
 namespace {
 
 namespace http = api::http;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Collects the frames that arrive while a poll waits and wakes it.
-class poll_waiter final : public hub::subscriber, public held_request, public waker {
+std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint64_t start) {
+  for (const auto& f : frames) start = std::max(start, f->offset);
+  return start;
+}
+
+// A waiting poll: the subscriber collecting what arrives, the connection
+// while it is held, and what the answer is made of.
+class held_poll final : public hub::subscriber, public held_request, public waker {
  public:
-  explicit poll_waiter(executor_t ex) : waker(ex) {}
+  held_poll(poll_request r, socket_t s, http_resume b, shard_context& c)
+      : waker(c.executor), req(std::move(r)), socket(std::move(s)), back(std::move(b)), ctx(c) {}
+
   hub::send_status deliver(const hub::local_frame& f) override {
-    if (frames.size() >= max_frames) return hub::send_status::dropped_slow;
-    frames.push_back(f);
+    if (arrived.size() >= max_frames) return hub::send_status::dropped_slow;
+    arrived.push_back(f);
     wake.cancel();
     return hub::send_status::queued;
   }
@@ -39,146 +48,193 @@ class poll_waiter final : public hub::subscriber, public held_request, public wa
     wake.cancel();
   }
 
+  static loop run(std::shared_ptr<held_poll> self);
+
+ private:
   static constexpr std::size_t max_frames = 1000;
-  std::vector<hub::local_frame> frames;
+
+  bool wanted(const hub::local_frame& f) const { return !req.topic.empty() || f->event == req.event; }
+  held_target target() const {
+    if (!req.topic.empty()) return {req.topic, {}, {}, req.present_as, true};
+    return {{}, req.user, req.event, std::nullopt};
+  }
+  void merge(hub::history_slice slice);
+  void collect();
+  std::unique_ptr<api::response> answer() const;
+  void guard_write(const std::shared_ptr<held_poll>& self);
+
+  poll_request req;
+  socket_t socket;
+  http_resume back;
+  shard_context& ctx;
+  std::optional<held_registration> reg;
+  std::vector<hub::local_frame> arrived;  // by deliver(), while registered
   bool released = false;
-};
-
-struct poll_params {
-  std::optional<std::uint64_t> since;
+  // The answer so far, from the history and what arrived.
+  std::vector<hub::local_frame> out;
   std::string epoch;
-  std::chrono::steady_clock::duration timeout;
+  std::uint64_t offset = 0;
+  std::uint64_t floor = 0;  // what arrives later must be past it (hub::catch_up)
+  bool recovered = true;
+  bool wait = false;
+  bool ahead = false;  // `since` is past the topic's offset: refused
 };
 
-asio::awaitable<void> wait(const std::shared_ptr<poll_waiter>& w, const poll_params& p, socket_t& socket) {
-  if (!w->frames.empty() || w->released) co_return;
-  w->wake.expires_after(p.timeout);
-  watch_hangup(socket, w);
-  co_await w->wake.async_wait(use_tuple);
-  boost::system::error_code ignored;
-  socket.cancel(ignored);  // ends the hang-up watch
-}
-
-std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint64_t start) {
-  for (const auto& f : frames) start = std::max(start, f->offset);
-  return start;
-}
-
-// `present_as`: the poller's user, kept in the topic's presence while its
-// polls keep coming (a lease, see held_registration).
-asio::awaitable<api::response> poll_topic(const api::request& req, shard_context& ctx, socket_t& socket,
-                                          std::string topic, const poll_params& p,
-                                          std::optional<std::string> present_as) {
-  auto waiter = std::make_shared<poll_waiter>(ctx.executor);
-  auto& w = *waiter;
-  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {topic, {}, {}, std::move(present_as), true});
-  auto slice = co_await ctx.delivery.history(topic, p.since, ctx.opts.history_size, p.epoch);
-  if (p.since && *p.since > slice.offset && slice.recovered) {
-    co_return api::json_error(http::status::bad_request, "bad_since", "since is ahead of the topic's offset",
-                              req.version());
-  }
-  hub::catch_up merged(topic, p.since);
-  for (const auto& f : w.frames) merged.buffer(f);
-  w.frames.clear();
-  auto frames = merged.merge(slice);
-  const bool recovered = merged.recovered(slice, frames);
-  // Without `since` too: the poll waits for the next message ("from now on").
-  if (frames.empty()) {
-    auto floor = merged.position(slice, frames);
-    co_await wait(waiter, p, socket);
-    for (auto& f : w.frames) {
-      if (hub::catch_up::admit(floor, *f)) frames.push_back(std::move(f));
-    }
-  }
-  std::vector<std::string_view> texts;
-  for (const auto& f : frames) texts.push_back(f->text);
-  ctx.state.stats.messages_delivered += frames.size();
-  co_return api::json_response(
-      http::status::ok, proto::encode_history(topic, slice.epoch, last_offset(frames, slice.offset), recovered, texts),
-      req.version());
-}
-
-asio::awaitable<api::response> poll_user(const api::request& req, shard_context& ctx, socket_t& socket,
-                                         std::string user, std::string event, const poll_params& p) {
-  auto waiter = std::make_shared<poll_waiter>(ctx.executor);
-  auto& w = *waiter;
-  held_registration reg(ctx, w, w, ctx.state.stats.polls_waiting, {{}, user, event, std::nullopt});
-  auto slice = co_await ctx.delivery.history(api::delivery::user_key(user), p.since, ctx.opts.history_size, p.epoch);
-  // The user's log holds every push; this poll wants one event's.
-  auto wanted = [&](const hub::local_frame& f) { return f->event == event; };
-  hub::catch_up merged(user, p.since);
-  for (const auto& f : w.frames) merged.buffer(f);
-  w.frames.clear();
+// Lines the history up with what arrived since registering. A topic poll
+// whose `since` is ahead is refused; a user poll answers at once when its
+// position is stale (another epoch, or ahead: the node restarted), since
+// holding it would skip whatever is pushed meanwhile.
+void held_poll::merge(hub::history_slice slice) {
+  hub::catch_up merged(req.topic.empty() ? req.user : req.topic, req.since);
+  for (auto& f : arrived) merged.buffer(std::move(f));
+  arrived.clear();
   auto all = merged.merge(slice);
-  auto floor = merged.position(slice, all);
-  // A position from another epoch, or ahead of ours (the node restarted),
-  // answers at once: holding it would skip whatever is pushed meanwhile.
-  const bool stale = !merged.recovered(slice, all) || (p.since && *p.since > slice.offset);
-  std::vector<hub::local_frame> frames;
-  for (auto& f : all) {
-    if (wanted(f)) frames.push_back(std::move(f));
+  floor = merged.position(slice, all);
+  recovered = merged.recovered(slice, all);
+  epoch = slice.epoch;
+  offset = slice.offset;
+  const bool past = req.since && *req.since > slice.offset;
+  if (!req.topic.empty()) {
+    ahead = past && slice.recovered;
+  } else {
+    recovered = recovered && !past;
   }
-  if (frames.empty() && !stale) {
-    co_await wait(waiter, p, socket);
-    for (auto& f : w.frames) {
-      if (wanted(f) && hub::catch_up::admit(floor, *f)) frames.push_back(std::move(f));
-    }
+  for (auto& f : all) {
+    if (wanted(f)) out.push_back(std::move(f));
+  }
+  wait = out.empty() && !ahead && (!req.topic.empty() || recovered);
+}
+
+void held_poll::collect() {
+  for (auto& f : arrived) {
+    if (wanted(f) && hub::catch_up::admit(floor, *f)) out.push_back(std::move(f));
+  }
+  arrived.clear();
+}
+
+std::unique_ptr<api::response> held_poll::answer() const {
+  if (ahead) {
+    return std::make_unique<api::response>(api::json_error(http::status::bad_request, "bad_since",
+                                                           "since is ahead of the topic's offset", req.version));
+  }
+  ctx.state.stats.messages_delivered += out.size();
+  const auto last = last_offset(out, offset);
+  if (!req.topic.empty()) {
+    std::vector<std::string_view> texts;
+    for (const auto& f : out) texts.push_back(f->text);
+    return std::make_unique<api::response>(api::json_response(
+        http::status::ok, proto::encode_history(req.topic, epoch, last, recovered, texts), req.version));
   }
   std::vector<std::string> entries;
-  for (const auto& f : frames) entries.push_back(proto::encode_user_entry(f->offset, f->ts_ms, f->event, f->text, f->data));
-  ctx.state.stats.messages_delivered += frames.size();
-  co_return api::json_response(
-      http::status::ok,
-      proto::encode_user_poll(user, slice.epoch, last_offset(frames, slice.offset), !stale, entries),
-      req.version());
+  for (const auto& f : out) entries.push_back(proto::encode_user_entry(f->offset, f->ts_ms, f->event, f->text, f->data));
+  return std::make_unique<api::response>(
+      api::json_response(http::status::ok, proto::encode_user_poll(req.user, epoch, last, recovered, entries), req.version));
+}
+
+// A client that stops reading does not hold the answer's write forever.
+void held_poll::guard_write(const std::shared_ptr<held_poll>& self) {
+  wake.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));
+  wake.async_wait([self](const boost::system::error_code& ec) {
+    boost::system::error_code ignored;
+    if (!ec) self->socket.cancel(ignored);
+  });
+}
+
+loop held_poll::run(std::shared_ptr<held_poll> self) {
+  auto& p = *self;
+  p.reg.emplace(p.ctx, p, p, p.ctx.state.stats.polls_waiting, p.target());
+  const auto key = p.req.topic.empty() ? api::delivery::user_key(p.req.user) : p.req.topic;
+  p.merge(co_await callback<hub::history_slice>([&](auto done) {
+    p.ctx.delivery.fetch_history(key, p.req.since, p.req.epoch, p.ctx.opts.history_size, p.ctx.executor,
+                                 std::move(done));
+  }));
+  io_result r;
+  boost::system::error_code ignored;
+  if (p.wait && !p.released) {
+    p.wake.expires_after(p.req.timeout);
+    watch_hangup(p.socket, self);
+    co_await io(r, [&](auto h) { p.wake.async_wait(std::move(h)); });
+    p.socket.cancel(ignored);  // ends the hang-up watch
+    p.collect();
+  }
+  auto res = p.answer();
+  p.reg.reset();
+  if (p.hung_up) co_return;  // nobody to answer; the socket closes with the poll
+  const bool keep = p.req.keep_alive && !p.ctx.draining;
+  res->keep_alive(keep);
+  res->prepare_payload();
+  p.guard_write(self);
+  co_await io(r, [&](auto h) { http::async_write(p.socket, *res, std::move(h)); });
+  p.wake.cancel();
+  if (r.ec || !keep) {
+    p.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+  http_session::resume(std::move(p.socket), std::move(p.back), p.ctx);
 }
 
 }  // namespace
 
-asio::awaitable<api::response> long_poll(const api::request& req, shard_context& ctx, socket_t& socket) {
-  proto::query q(std::string_view(req.target().data(), req.target().size()));
+namespace {
+
+// `since`, `epoch` and `timeout` into `p`, or the answer refusing them.
+std::optional<api::response> read_position(const proto::query& q, shard_context& ctx, poll_request& p) {
   bool since_ok = true, timeout_ok = true;
-  poll_params p;
   p.since = q.number("since", since_ok);
   p.epoch = q.get("epoch").value_or("");
   auto timeout = q.number("timeout", timeout_ok);
   const double max_timeout = ctx.opts.poll_max_timeout.count();
-  if (!since_ok) co_return api::json_error(http::status::bad_request, "bad_since", "since must be an offset", req.version());
+  if (!since_ok) return api::json_error(http::status::bad_request, "bad_since", "since must be an offset", p.version);
   if (!timeout_ok || (timeout && (*timeout < 1 || static_cast<double>(*timeout) > max_timeout))) {
-    co_return api::json_error(http::status::bad_request, "bad_timeout",
-                              "timeout must be 1-" + std::to_string(static_cast<int>(max_timeout)) + " seconds",
-                              req.version());
+    return api::json_error(http::status::bad_request, "bad_timeout",
+                           "timeout must be 1-" + std::to_string(static_cast<int>(max_timeout)) + " seconds",
+                           p.version);
   }
   p.timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       timeout ? config::seconds_d(static_cast<double>(*timeout)) : ctx.opts.poll_timeout);
-  if (auto topic = q.get("topic")) {
-    if (topic->empty()) {
-      co_return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic is required",
-                                req.version());
-    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<api::response, poll_request> parse_poll(const api::request& req, shard_context& ctx) {
+  const auto v = req.version();
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  poll_request p;
+  p.version = v;
+  if (auto refusal = read_position(q, ctx, p)) return std::move(*refusal);
+  // The token and the permissions are checked after the topic: a bad topic
+  // is the first thing to say.
+  auto token = q.get("token");
+  auto topic = q.get("topic");
+  if (topic) {
+    if (topic->empty()) return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic is required", v);
     if (!proto::valid_topic(*topic)) {
-      co_return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, req.version());
+      return api::json_error(http::status::bad_request, proto::errc::bad_topic, proto::topic_rule, v);
     }
-    // A token makes the poller count in presence (as on /sse), for as long
-    // as its polls keep coming.
-    std::optional<std::string> present_as;
-    if (auto token = q.get("token")) {
-      present_as = ctx.auth.user_of(*token);
-      if (!present_as) {
-        co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
-      }
-    }
-    const bool counted = proto::matches_any(ctx.opts.presence, *topic) && ctx.opts.poll_presence_window.count() > 0;
-    if (!counted) present_as.reset();
-    co_return co_await poll_topic(req, ctx, socket, std::move(*topic), p, std::move(present_as));
+  } else if (!token) {
+    return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic or token is required", v);
   }
-  if (auto token = q.get("token")) {
-    auto user = ctx.auth.user_of(*token);
-    if (!user) co_return api::json_error(http::status::unauthorized, proto::errc::unauthorized, "unknown token", req.version());
-    co_return co_await poll_user(req, ctx, socket, std::move(*user), q.get("event").value_or(""), p);
+  auto who = authorize_subscriber(req, q, topic ? std::string_view(*topic) : std::string_view(), ctx);
+  if (auto* refusal = std::get_if<api::response>(&who)) return std::move(*refusal);
+  auto& user = std::get<std::string>(who);
+  if (!topic) {
+    p.user = std::move(user);
+    p.event = q.get("event").value_or("");
+    return p;
   }
-  co_return api::json_error(http::status::bad_request, proto::errc::bad_request, "topic or token is required",
-                            req.version());
+  // A token makes the poller count in presence (as on /sse), for as long
+  // as its polls keep coming.
+  if (!user.empty() && proto::matches_any(ctx.opts.presence, *topic) && ctx.opts.poll_presence_window.count() > 0) {
+    p.present_as = std::move(user);
+  }
+  p.topic = std::move(*topic);
+  return p;
+}
+
+void start_poll(poll_request req, socket_t socket, http_resume back, shard_context& ctx) {
+  held_poll::run(std::allocate_shared<held_poll>(pool_allocator<held_poll>{}, std::move(req), std::move(socket),
+                                                 std::move(back), ctx));
 }
 
 }  // namespace herald::net

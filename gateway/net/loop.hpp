@@ -25,6 +25,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include <boost/system/error_code.hpp>
@@ -115,6 +116,35 @@ class io_awaiter {
 template <class Initiate>
 io_awaiter<Initiate> io(io_result& into, Initiate init) {
   return io_awaiter<Initiate>(into, std::move(init));
+}
+
+// co_await callback<T>([&](auto done) { api.fetch(..., std::move(done)); })
+// starts work that reports once through a callback taking a T (our own
+// asynchronous services, e.g. api::delivery::fetch_history) and resumes the
+// loop with that T. `done` holds only the awaiter's address and the
+// coroutine handle, so it fits std::function's inline storage. The callback
+// must run on the loop's thread (the services take an executor to post back to).
+template <class T, class Initiate>
+class callback_awaiter {
+ public:
+  explicit callback_awaiter(Initiate init) : init_(std::move(init)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    init_([this, h](T value) {
+      out_.emplace(std::move(value));
+      h.resume();
+    });
+  }
+  T await_resume() { return std::move(*out_); }
+
+ private:
+  Initiate init_;
+  std::optional<T> out_;
+};
+
+template <class T, class Initiate>
+callback_awaiter<T, Initiate> callback(Initiate init) {
+  return callback_awaiter<T, Initiate>(std::move(init));
 }
 
 }  // namespace herald::net

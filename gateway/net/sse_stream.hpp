@@ -5,8 +5,15 @@
 // like `since`. Same rules as a WebSocket: a bounded queue whose overflow
 // ends the stream (slow consumer), a `: ping` comment every --ping-interval.
 //
-// Thread contract: shard-local (runs inside its http_session's coroutine).
-#include <boost/asio/awaitable.hpp>
+// An open stream is one small object that owns the connection's socket and
+// runs one net::loop (the HTTP session that read the request has ended):
+// it writes what is queued, else waits for the next message or the ping.
+//
+// Thread contract: shard-local (everything runs on the connection's shard).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
 
 #include "api/http_api.hpp"
 #include "net/types.hpp"
@@ -15,9 +22,19 @@ namespace herald::net {
 
 class shard_context;
 
-// Serves the stream until it ends. Returns a response only when the request
-// is refused before the stream starts (bad topic, bad since).
-asio::awaitable<std::optional<api::response>> serve_sse(const api::request& req, shard_context& ctx,
-                                                        socket_t& socket);
+// A stream request that passed its checks.
+struct sse_request {
+  std::string topic;
+  std::optional<std::uint64_t> since;  // Last-Event-ID, else `since`
+  std::string epoch;
+  std::optional<std::string> presence_user;  // counted in the topic's presence as this user
+  unsigned version = 11;
+};
+
+// The answer to a refused stream (bad topic, bad since, unknown token), or the stream.
+std::variant<api::response, sse_request> parse_sse(const api::request& req, shard_context& ctx);
+
+// Serves the stream on `socket` until it ends; the connection closes with it.
+void start_sse(sse_request req, socket_t socket, shard_context& ctx);
 
 }  // namespace herald::net

@@ -32,6 +32,7 @@ websocket::close_reason close_frame_for(close_reason why) {
     case close_reason::shutdown: return {websocket::close_code::going_away, "server shutting down"};
     case close_reason::idle_timeout: return {websocket::close_code::going_away, "idle timeout"};
     case close_reason::bad_utf8: return {websocket::close_code::bad_payload, "invalid UTF-8"};
+    case close_reason::token_expired: return {static_cast<websocket::close_code>(4001), "token expired"};
     default: return {websocket::close_code::normal};
   }
 }
@@ -77,6 +78,8 @@ void ws_session::configure() {
 
 asio::awaitable<bool> ws_session::handshake(request& req) {
   configure();
+  std::optional<api::identity> who;  // from ?token=, bound once the session is open
+  if (!co_await admit_upgrade(req, who)) co_return false;
   auto [ec] = co_await ws_.async_accept(req, use_tuple);
   if (ec) {
     if (util::log_enabled(util::log_level::debug)) {
@@ -95,6 +98,10 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
   // have closed this shard's sessions since: going on would leave this one
   // open until the drain timeout. It leaves like the others, with 1001.
   if (ctx_.draining) close(close_reason::shutdown, true);
+  if (who && !closing_) {
+    auto user = who->user;
+    take_identity(std::move(*who), {}, [this, user] { reply(proto::encode_authed(user, {})); });
+  }
   co_return true;
 }
 
@@ -311,6 +318,7 @@ void ws_session::heartbeat(clock::time_point now) {
     close(close_reason::idle_timeout, false);
     return;
   }
+  if (credential_ && credential_->expires_at <= now && token_expired(now)) return;
   if (older_than(last_activity_, now, o.ping_interval) && older_than(last_ping_, now, o.ping_interval)) {
     ping_due_ = true;
     last_ping_ = now;

@@ -25,6 +25,7 @@
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "auth/failure.hpp"
 #include "hub/catch_up.hpp"
 #include "hub/subscriber.hpp"
 #include "metrics/shard_stats.hpp"
@@ -45,6 +47,9 @@
 
 namespace herald::proto {
 struct client_request;
+}
+namespace herald::api {
+struct identity;
 }
 
 namespace herald::net {
@@ -103,6 +108,21 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void handle_request(proto::client_request& req);
   void handle_register(proto::client_request& req);
   void handle_auth(proto::client_request& req);
+  // Authentication and permissions (ws_session_requests.cpp). A token on
+  // the upgrade (?token=) is checked before the handshake: refused, it is
+  // answered 401 and the connection ends.
+  asio::awaitable<bool> admit_upgrade(const request& req, std::optional<api::identity>& who);
+  // Binds an authenticated identity (with `event` for compat), takes over
+  // its expiry and its granted channels, then runs `then` and subscribes
+  // the channels.
+  void take_identity(api::identity who, std::string_view event, std::function<void()> then);
+  void refuse_token(auth::failure why, std::string id);
+  bool may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id);
+  void start_subscription(const std::string& topic, std::optional<std::uint64_t> since, const std::string& epoch,
+                          const std::string& id);
+  // Heartbeat: tells a connection whose token expired, and closes it (4001)
+  // once --token-expiry-grace has passed too. True when it closed it.
+  bool token_expired(clock::time_point now);
   void bind(const std::string& user, std::string_view event, std::function<void()> then);
   bool leave_topic(const std::string& topic);
   std::string presence_user() const;
@@ -147,6 +167,14 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;
+  // What a JWT said about this connection; allocated only for connections
+  // whose token expires or grants channels.
+  struct credential {
+    clock::time_point expires_at = clock::time_point::max();
+    bool warned = false;                // the token_expired error frame went out
+    std::vector<std::string> channels;  // granted by the tokens' "channels"
+  };
+  std::unique_ptr<credential> credential_;
   std::uint64_t id_;
   tcp::endpoint peer_;  // for logs, and for whatever comes to be keyed by client address
   clock::time_point last_activity_;

@@ -1,12 +1,17 @@
 // ws_session, part two: what a client may ask over its connection
 // (wserver registration, auth, subscribe with recovery, unsubscribe,
-// publish, ping). The connection's life — handshake, read and write loops,
-// close — is in ws_session.cpp.
+// publish, ping), and who it is: tokens on the upgrade and in frames, their
+// expiry, channel permissions. The connection's life — handshake, read and
+// write loops, close — is in ws_session.cpp.
 #include <algorithm>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "api/delivery.hpp"
+#include "api/http_api.hpp"
 #include "api/token_auth.hpp"
 #include "config/options.hpp"
 #include "net/shard_context.hpp"
@@ -14,9 +19,22 @@
 #include "net/ws_session.hpp"
 #include "proto/codec.hpp"
 #include "proto/names.hpp"
+#include "proto/query.hpp"
 #include "shard/shard_state.hpp"
 
 namespace herald::net {
+
+namespace {
+
+// "10" or "2.5": a setting as its user wrote it.
+std::string seconds_text(config::seconds_d s) {
+  auto text = std::to_string(s.count());
+  text.erase(text.find_last_not_of('0') + 1);
+  if (!text.empty() && text.back() == '.') text.pop_back();
+  return text;
+}
+
+}  // namespace
 
 void ws_session::handle_text(std::string_view text) {
   auto parsed = ctx_.state.codec.parse_client(text);
@@ -48,33 +66,134 @@ bool ws_session::under_subscription_limit(const std::string& id) {
 // compat clients may treat any frame as a message, so only a request that
 // carries an "id" (a native client's) is acknowledged.
 void ws_session::handle_register(proto::client_request& req) {
-  auto user = ctx_.auth.user_of(req.token);
-  if (!user) {
-    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+  auto r = ctx_.auth.authenticate(req.token, api::token_auth::now());
+  if (!r) {
+    refuse_token(r.error, req.id);
     return;
   }
-  if (!proto::valid_name(*user)) {  // the same rule /push applies, so every registration is reachable
+  if (!proto::valid_name(r.who->user)) {  // the same rule /push applies, so every registration is reachable
     reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
     return;
   }
   if (!under_subscription_limit(req.id)) return;
-  bind(*user, req.event, [this, id = req.id] {
+  take_identity(std::move(*r.who), req.event, [this, id = req.id] {
     if (!id.empty()) reply(proto::encode_reply("registered", {}, id));
   });
 }
 
+// Also how a connection renews a token before (or after) it expires.
 void ws_session::handle_auth(proto::client_request& req) {
-  auto user = ctx_.auth.user_of(req.token);
-  if (!user) {
-    reply_error(proto::errc::unauthorized, "unknown token", req.id);
+  auto r = ctx_.auth.authenticate(req.token, api::token_auth::now());
+  if (!r) {
+    refuse_token(r.error, req.id);
     return;
   }
-  if (!proto::valid_name(*user)) {
+  if (!proto::valid_name(r.who->user)) {
     reply_error(proto::errc::bad_request, "user ids are 1-256 bytes without control characters", req.id);
     return;
   }
-  if (!under_subscription_limit(req.id)) return;
-  bind(*user, {}, [this, user = *user, id = req.id] { reply(proto::encode_authed(user, id)); });
+  const bool bound = std::find(users_.begin(), users_.end(), r.who->user) != users_.end();
+  if (!bound && !under_subscription_limit(req.id)) return;
+  auto user = r.who->user;
+  take_identity(std::move(*r.who), {}, [this, user, id = req.id] { reply(proto::encode_authed(user, id)); });
+}
+
+void ws_session::refuse_token(auth::failure why, std::string id) {
+  ++ctx_.state.stats.auth_failures[std::string(auth::to_string(why))];
+  reply_error(proto::errc::unauthorized, std::string(auth::describe(why)), std::move(id));
+}
+
+asio::awaitable<bool> ws_session::admit_upgrade(const request& req, std::optional<api::identity>& who) {
+  proto::query q(std::string_view(req.target().data(), req.target().size()));
+  auto token = q.get("token");
+  if (!token) co_return true;
+  auto r = ctx_.auth.authenticate(*token, api::token_auth::now());
+  if (r && proto::valid_name(r.who->user)) {
+    who = std::move(r.who);
+    co_return true;
+  }
+  // Refused before the handshake, so a client never holds a connection it
+  // may not have. The token is not logged.
+  api::response res;
+  if (r) {
+    res = api::json_error(http::status::bad_request, proto::errc::bad_request,
+                          "user ids are 1-256 bytes without control characters", req.version());
+  } else {
+    ++ctx_.state.stats.auth_failures[std::string(auth::to_string(r.error))];
+    res = api::json_error(http::status::unauthorized, proto::errc::unauthorized, auth::describe(r.error),
+                          req.version());
+    res.set(http::field::www_authenticate, "Bearer");
+  }
+  res.keep_alive(false);
+  res.prepare_payload();
+  co_await http::async_write(ws_.next_layer(), res, asio::as_tuple(asio::use_awaitable));
+  co_return false;
+}
+
+// A connection's deadline is its token's "exp". A token for the
+// connection's only user replaces it (renewal; a token without expiry
+// clears it); one for another user can only bring it closer, so binding a
+// second user never extends the first one's credentials.
+void ws_session::take_identity(api::identity who, std::string_view event, std::function<void()> then) {
+  const bool sole_user = std::all_of(users_.begin(), users_.end(), [&](const std::string& u) { return u == who.user; });
+  auto deadline = clock::time_point::max();
+  if (who.expires) {
+    constexpr std::int64_t century = 100LL * 365 * 24 * 3600;  // beyond it, never (and no overflow)
+    const auto left = *who.expires - api::token_auth::now();
+    if (left < century) deadline = clock::now() + std::chrono::seconds(left);
+  }
+  if (who.expires || !who.channels.empty() || credential_) {
+    if (!credential_) credential_ = std::make_unique<credential>();
+    auto& c = *credential_;
+    c.expires_at = sole_user ? deadline : std::min(c.expires_at, deadline);
+    if (c.expires_at > clock::now()) c.warned = false;
+    for (auto& ch : who.channels) {
+      if (std::find(c.channels.begin(), c.channels.end(), ch) == c.channels.end()) c.channels.push_back(ch);
+    }
+  }
+  // The granted channels are subscribed once the binding is reachable, so
+  // the client sees its reply (authed, registered) before their subscribed.
+  bind(who.user, event, [this, then = std::move(then), channels = std::move(who.channels)] {
+    then();
+    for (const auto& topic : channels) {
+      if (find_topic(topic) || !under_subscription_limit({})) continue;
+      start_subscription(topic, std::nullopt, {}, {});
+    }
+  });
+}
+
+// The grace runs from the error frame, not from "exp": however late the
+// sweep notices, the client gets all of it to renew.
+bool ws_session::token_expired(clock::time_point now) {
+  auto& c = *credential_;
+  if (!c.warned) {
+    c.warned = true;
+    c.expires_at = now;
+    reply_error(proto::errc::token_expired,
+                "token expired: send auth with a fresh token within " + seconds_text(ctx_.opts.token_expiry_grace) +
+                    " s or the connection closes (4001)",
+                {});
+    return false;
+  }
+  if (now - c.expires_at < std::chrono::duration_cast<clock::duration>(ctx_.opts.token_expiry_grace)) return false;
+  close(metrics::close_reason::token_expired, true);  // the error frame, if still queued, goes first
+  return true;
+}
+
+// The user a topic is asked for: the one it is limited to when this
+// connection is bound to that user, else the connection's first user.
+bool ws_session::may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id) {
+  const std::string first = presence_user();
+  std::string_view user = first;
+  const auto owner = proto::topic_owner(topic);
+  if (!owner.empty() && std::find(users_.begin(), users_.end(), owner) != users_.end()) user = owner;
+  std::span<const std::string> channels;
+  if (credential_) channels = credential_->channels;
+  auto d = ctx_.auth.may_subscribe(user, channels, topic, subscription_token, api::token_auth::now());
+  if (d.ok()) return true;
+  if (d.failure != auth::failure::none) ++ctx_.state.stats.auth_failures[std::string(auth::to_string(d.failure))];
+  reply_error(d.code, std::move(d.reason), id);
+  return false;
 }
 
 // Binds and then runs `then`. When this connection is the shard's first
@@ -121,19 +240,28 @@ ws_session::topic_sub* ws_session::find_topic(std::string_view name) {
   return nullptr;
 }
 
+// A topic already subscribed passed its check then: subscribing again
+// (to recover with since) asks nothing more.
 void ws_session::handle_subscribe(proto::client_request& req) {
   const bool fresh = find_topic(req.topic) == nullptr;
+  if (fresh && !may_subscribe(req.topic, req.token, req.id)) return;
   if (fresh && !under_subscription_limit(req.id)) return;
-  if (fresh) {
-    ctx_.subscribe(this, req.topic);  // before the history request below
-    topics_.push_back({req.topic, 0});
-    if (presence_on(req.topic)) ctx_.delivery.presence(req.topic, presence_user(), true);
+  start_subscription(req.topic, req.since, req.epoch, req.id);
+}
+
+void ws_session::start_subscription(const std::string& topic, std::optional<std::uint64_t> since,
+                                    const std::string& epoch, const std::string& id) {
+  if (!find_topic(topic)) {
+    ctx_.subscribe(this, topic);  // before the history request below
+    topics_.push_back({topic, 0});
+    if (presence_on(topic)) ctx_.delivery.presence(topic, presence_user(), true);
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
-  recovering_->emplace_back(req.topic, req.since);
-  ctx_.delivery.fetch_history(req.topic, req.since, req.epoch, ctx_.opts.history_size, ctx_.executor,
-                              [self = shared_from_this(), topic = req.topic, id = req.id, since = req.since](
-                                  hub::history_slice slice) { self->on_history(topic, id, since, std::move(slice)); });
+  recovering_->emplace_back(topic, since);
+  ctx_.delivery.fetch_history(topic, since, epoch, ctx_.opts.history_size, ctx_.executor,
+                              [self = shared_from_this(), topic, id, since](hub::history_slice slice) {
+                                self->on_history(topic, id, since, std::move(slice));
+                              });
 }
 
 void ws_session::on_history(const std::string& topic, const std::string& id, std::optional<std::uint64_t> since,
@@ -191,6 +319,8 @@ void ws_session::handle_publish(proto::client_request& req) {
     reply_error(proto::errc::forbidden, "authenticate (op auth) before publishing", req.id);
     return;
   }
+  // A publisher must be one who may subscribe (a subscribed topic passed that).
+  if (!find_topic(req.topic) && !may_subscribe(req.topic, {}, req.id)) return;
   asio::co_spawn(ctx_.executor, publish_task(shared_from_this(), std::move(req.topic), std::move(req.data), req.id),
                  log_unexpected{"ws_session publish"});
 }

@@ -1,4 +1,5 @@
-// Unit tests for api::token_auth: the identity default and the tokens file.
+// Unit tests for api::token_auth: the identity default, the tokens file, JWTs
+// beside them, subscription decisions and authorize() for /poll and /sse.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -10,8 +11,12 @@
 #include <unistd.h>
 
 #include "api/token_auth.hpp"
+#include "auth/jwt_keys.hpp"
+#include "config/options.hpp"
 
 using herald::api::token_auth;
+namespace hauth = herald::auth;
+namespace ht = herald::test;
 
 namespace {
 
@@ -137,6 +142,132 @@ BOOST_AUTO_TEST_CASE(a_directory_given_as_the_tokens_file_is_an_error) {
   auto auth = token_auth::from_file(dir, error);
   BOOST_TEST(!auth.has_value());
   BOOST_TEST(!error.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+const std::string secret = "0123456789abcdef0123456789abcdef";
+
+// A token_auth from options (HS256 with `secret`, the file when given).
+token_auth with_jwt(herald::config::options o = {}) {
+  o.token_hmac_secret = secret;
+  std::string error;
+  auto auth = token_auth::from_options(o, error);
+  BOOST_TEST_REQUIRE(auth.has_value(), "error: " << error);
+  return std::move(*auth);
+}
+
+std::string connection_token(const std::string& sub, const std::string& extra = {}) {
+  return ht::sign("HS256", secret,
+                  R"({"sub":")" + sub + R"(","exp":)" + std::to_string(ht::unix_now() + 60) +
+                      (extra.empty() ? "" : "," + extra) + "}");
+}
+
+std::string subscription_token(const std::string& sub, const std::string& channel, std::int64_t exp_in = 60) {
+  return ht::sign("HS256", secret,
+                  R"({"sub":")" + sub + R"(","channel":")" + channel + R"(","exp":)" +
+                      std::to_string(ht::unix_now() + exp_in) + "}");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(token_auth_with_jwts)
+
+BOOST_AUTO_TEST_CASE(with_a_jwt_key_plain_tokens_are_no_longer_user_ids) {
+  auto auth = with_jwt();
+  BOOST_TEST(!auth.open());
+  BOOST_TEST(!auth.user_of("alice").has_value());
+  auto r = auth.authenticate("alice", ht::unix_now());
+  BOOST_TEST((r.error == hauth::failure::unknown_token));
+  BOOST_TEST(user(auth, connection_token("alice")) == "alice");
+}
+
+BOOST_AUTO_TEST_CASE(a_tokens_file_and_jwts_work_side_by_side) {
+  temp_file f("t-bob bob\n");
+  herald::config::options o;
+  o.auth_tokens_file = f.path();
+  auto auth = with_jwt(o);
+  BOOST_TEST(user(auth, "t-bob") == "bob");
+  BOOST_TEST(user(auth, connection_token("alice")) == "alice");
+  BOOST_TEST(user(auth, "t-mallory") == "<none>");
+}
+
+BOOST_AUTO_TEST_CASE(authenticate_returns_the_expiry_and_the_granted_channels) {
+  auto auth = with_jwt();
+  auto r = auth.authenticate(connection_token("alice", R"("channels":["$ops","news"])"), ht::unix_now());
+  BOOST_TEST_REQUIRE(bool(r));
+  BOOST_TEST(r.who->expires.has_value());
+  BOOST_TEST(r.who->channels == (std::vector<std::string>{"$ops", "news"}));
+}
+
+BOOST_AUTO_TEST_CASE(without_file_or_keys_the_node_is_open) {
+  std::string error;
+  auto auth = token_auth::from_options({}, error);
+  BOOST_TEST_REQUIRE(auth.has_value());
+  BOOST_TEST(auth->open());
+  BOOST_TEST(user(*auth, "anyone") == "anyone");
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_public_key_file_is_an_error_naming_the_flag) {
+  herald::config::options o;
+  o.token_public_key_file = "/nonexistent-herald-dir/key.pem";
+  std::string error;
+  BOOST_TEST(!token_auth::from_options(o, error).has_value());
+  BOOST_TEST(error.find("--token-public-key") != std::string::npos, "error: " << error);
+}
+
+BOOST_AUTO_TEST_CASE(a_private_topic_is_allowed_with_a_subscription_token_for_this_user_and_topic_only) {
+  auto auth = with_jwt();
+  const auto now = ht::unix_now();
+  const std::vector<std::string> no_channels;
+  BOOST_TEST(auth.may_subscribe("alice", no_channels, "$ops", {}, now).code == "forbidden");
+  BOOST_TEST(auth.may_subscribe("alice", no_channels, "$ops", subscription_token("alice", "$ops"), now).ok());
+  auto other_topic = auth.may_subscribe("alice", no_channels, "$ops", subscription_token("alice", "$dev"), now);
+  BOOST_TEST(other_topic.code == "unauthorized");
+  BOOST_TEST((other_topic.failure == hauth::failure::wrong_channel));
+  auto other_user = auth.may_subscribe("alice", no_channels, "$ops", subscription_token("bob", "$ops"), now);
+  BOOST_TEST((other_user.failure == hauth::failure::wrong_user));
+  auto expired = auth.may_subscribe("alice", no_channels, "$ops", subscription_token("alice", "$ops", -5), now);
+  BOOST_TEST((expired.failure == hauth::failure::expired));
+  BOOST_TEST(expired.http_status() == 401u);
+  const std::vector<std::string> granted = {"$ops"};
+  BOOST_TEST(auth.may_subscribe("alice", granted, "$ops", {}, now).ok());
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_allow_patterns_from_the_options_refuse_other_topics_as_forbidden) {
+  herald::config::options o;
+  o.subscribe_allow = {"room:*"};
+  auto auth = with_jwt(o);
+  const std::vector<std::string> none;
+  const auto now = ht::unix_now();
+  BOOST_TEST(auth.may_subscribe("alice", none, "room:1", {}, now).ok());
+  auto d = auth.may_subscribe("alice", none, "admin", {}, now);
+  BOOST_TEST(d.code == "forbidden");
+  BOOST_TEST(d.http_status() == 403u);
+  BOOST_TEST(!auth.may_subscribe("bob", none, "room:x#alice", {}, now).ok());
+}
+
+BOOST_AUTO_TEST_CASE(authorize_answers_an_http_subscriber_in_one_call) {
+  auto auth = with_jwt();
+  const auto now = ht::unix_now();
+  auto anonymous = auth.authorize(std::nullopt, "news", {}, now);
+  BOOST_TEST(anonymous.ok());
+  BOOST_TEST(anonymous.user.empty());
+  auto alice = auth.authorize(connection_token("alice"), "notes#alice", {}, now);
+  BOOST_TEST(alice.ok());
+  BOOST_TEST(alice.user == "alice");
+  auto bad = auth.authorize(std::string_view("not-a-jwt"), "news", {}, now);
+  BOOST_TEST(bad.http_status() == 401u);
+  BOOST_TEST((bad.failure == hauth::failure::unknown_token));
+  BOOST_TEST(auth.authorize(connection_token("bob"), "notes#alice", {}, now).http_status() == 403u);
+  BOOST_TEST(auth.authorize(std::nullopt, "$ops", {}, now).http_status() == 403u);
+  BOOST_TEST(auth.authorize(std::nullopt, "$ops", subscription_token("", "$ops"), now).ok());
+  auto granted = auth.authorize(connection_token("carol", R"("channels":["$ops"])"), "$ops", {}, now);
+  BOOST_TEST(granted.ok());
+  // No topic (a user long-poll): only the token is checked.
+  BOOST_TEST(auth.authorize(connection_token("alice"), {}, {}, now).user == "alice");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_token_is_refused_when_a_tokens_file_is_configure
 
 BOOST_AUTO_TEST_CASE(the_push_key_is_required_when_configured) {
   auto opts = test_options();
-  opts.push_key = "k3y";
+  opts.push_keys = {"k3y"};
   test_node node(opts);
   BOOST_TEST(http_post(node.port(), "/push", compat_body("u", "e", "m")).status == 401);
   auto ok = http_request(node.port(), "POST", "/push", compat_body("u", "e", "m"), {{"Authorization", "Bearer k3y"}});

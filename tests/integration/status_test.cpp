@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(the_status_samples_count_an_open_websocket_on_its_shard) {
 
 BOOST_AUTO_TEST_CASE(with_a_push_key_the_status_json_needs_the_key) {
   auto opts = test_options();
-  opts.push_key = "sekrit";
+  opts.push_keys = {"sekrit"};
   test_node node(opts);
   auto refused = http_request(node.port(), "GET", "/api/v1/status");
   BOOST_TEST(refused.status == 401);

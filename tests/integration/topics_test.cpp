@@ -7,6 +7,10 @@
 #include <regex>
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <sys/socket.h>
 #include <thread>
 
 #include "test_client.hpp"
@@ -347,6 +351,53 @@ BOOST_AUTO_TEST_CASE(sse_streams_messages_with_ids_and_resumes_after_the_last_ev
   auto got = live.get();
   BOOST_REQUIRE(got.size() == 2);
   BOOST_TEST(got[1].id == "4");
+}
+
+namespace {
+// One kept-alive connection, read with a deadline (SO_RCVTIMEO): a broken
+// server fails the test instead of hanging it.
+struct keep_alive_client {
+  explicit keep_alive_client(std::uint16_t port) : socket(ioc) {
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    timeval tv{10, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  void send(const std::string& raw) { boost::asio::write(socket, boost::asio::buffer(raw)); }
+  static std::string get(const std::string& target) { return "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"; }
+  boost::beast::http::response<boost::beast::http::string_body> read() {
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    boost::beast::http::read(socket, buffer, res);
+    return res;
+  }
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket;
+  boost::beast::flat_buffer buffer;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_long_poll_gives_its_kept_alive_connection_back_to_http_with_what_was_pipelined_behind_it) {
+  test_node node;
+  keep_alive_client c(node.port());
+  // The second request is already in the server's buffer while the first waits.
+  c.send(keep_alive_client::get("/poll?topic=kp&timeout=30") + keep_alive_client::get("/poll?topic=kp&since=0&timeout=30"));
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  publish(node.port(), "kp", "1");
+  auto first = c.read();
+  BOOST_TEST(first.result_int() == 200);
+  BOOST_TEST(first.keep_alive());
+  BOOST_TEST(first.body().find(R"("data":1})") != std::string::npos);
+  auto second = c.read();  // answered from history at once
+  BOOST_TEST(second.body().find(R"("data":1})") != std::string::npos);
+  BOOST_TEST(number_of(second.body(), "offset") == 1);
+  // And the connection holds the next poll too.
+  c.send(keep_alive_client::get("/poll?topic=kp&since=1&timeout=30"));
+  for (int i = 0; i < 200 && metric(node.port(), "herald_held_requests{kind=\"poll\"}") < 1; ++i) std::this_thread::sleep_for(10ms);
+  publish(node.port(), "kp", "2");
+  auto third = c.read();
+  BOOST_TEST(third.body().find(R"("data":2})") != std::string::npos);
+  BOOST_TEST(number_of(third.body(), "offset") == 2);
+  c.send(keep_alive_client::get("/healthz"));
+  BOOST_TEST(c.read().result_int() == 200);
 }
 
 BOOST_AUTO_TEST_CASE(drain_releases_held_long_polls) {

@@ -86,4 +86,19 @@ BOOST_AUTO_TEST_CASE(a_header_split_across_reads_is_put_together) {
   BOOST_TEST(s.limit(std::span<const std::uint8_t>(f.data() + 1, 7), 1536) == f.size() - 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_64_bit_length_near_two_to_the_64_does_not_stall_the_reader_inside_the_header) {
+  // Found by tests/fuzz (frame_scanner): h + length wrapped, so the scanner
+  // allowed 13 of the 14 header bytes and then zero-byte reads forever.
+  std::vector<std::uint8_t> f{0x81, 0x80 | 127};
+  f.insert(f.end(), 8, 0xff);  // length 2^64 - 1
+  f.insert(f.end(), 4, 0x11);  // mask key
+  frame_scanner s;
+  BOOST_TEST(s.limit(all(f), 1536) == 1536u);  // the header and then some payload
+  s.consume(f.data(), 13);
+  BOOST_TEST(s.limit(std::span<const std::uint8_t>(f.data() + 13, 1), 1536) == 1536u);
+  s.consume(f.data() + 13, 1);
+  BOOST_TEST(s.in_header() == false);
+  BOOST_TEST(s.limit({}, 1536) == 1536u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

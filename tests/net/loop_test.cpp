@@ -1,9 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -49,6 +52,16 @@ loop count_to(asio::steady_timer& t, int n, int& ticks) {
     if (r.ec) co_return;
     ++ticks;
   }
+}
+
+// A service reporting through a callback, as api::delivery::fetch_history does.
+void answer_later(asio::io_context& io, int value, std::function<void(int)> done) {
+  asio::post(io, [value, done = std::move(done)] { done(value * 2); });
+}
+
+loop ask_twice(asio::io_context& io, std::vector<int>& got) {
+  got.push_back(co_await callback<int>([&](auto done) { answer_later(io, 20, std::move(done)); }));
+  got.push_back(co_await callback<int>([&](auto done) { answer_later(io, 21, std::move(done)); }));
 }
 
 }  // namespace
@@ -111,6 +124,15 @@ BOOST_AUTO_TEST_CASE(a_loop_awaits_repeatedly_and_its_frame_returns_to_the_pool)
   io.run_for(std::chrono::seconds(5));
   BOOST_TEST(ticks == 5);
   BOOST_TEST(frame_pool::cached() == cached_after);
+}
+
+BOOST_AUTO_TEST_CASE(a_loop_resumes_with_the_value_a_callback_service_reports) {
+  asio::io_context io{1};
+  std::vector<int> got;
+  ask_twice(io, got);
+  BOOST_TEST(got.empty());  // suspended until the service answers
+  io.run_for(std::chrono::seconds(5));
+  BOOST_TEST(got == (std::vector<int>{40, 42}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(the_pool_reuses_a_freed_block_of_the_same_size_class) {

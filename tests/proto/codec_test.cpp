@@ -179,6 +179,16 @@ BOOST_AUTO_TEST_CASE(auth_without_a_non_empty_string_token_is_a_bad_request_that
   }
 }
 
+BOOST_AUTO_TEST_CASE(subscribe_may_carry_a_subscription_token_which_must_be_a_string) {
+  auto r = codec.parse_client(R"({"op":"subscribe","topic":"$ops","token":"a.b.c","id":1})");
+  BOOST_TEST_REQUIRE(bool(r));
+  BOOST_TEST(r.value->topic == "$ops");
+  BOOST_TEST(r.value->token == "a.b.c");
+  auto bad = codec.parse_client(R"({"op":"subscribe","topic":"$ops","token":7,"id":1})");
+  BOOST_TEST(!bad);
+  BOOST_TEST(bad.error.code == proto::errc::bad_request);
+}
+
 BOOST_AUTO_TEST_CASE(subscribe_without_a_non_empty_string_topic_is_a_bad_request) {
   const std::vector<std::string> frames = {
       R"({"op":"subscribe"})",

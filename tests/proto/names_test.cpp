@@ -22,7 +22,8 @@ BOOST_AUTO_TEST_CASE(every_allowed_topic_byte_is_accepted_and_every_other_byte_r
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@/=+-";
   for (int c = 0; c < 256; ++c) {
     std::string topic{'t', static_cast<char>(c), 't'};
-    bool expected = allowed.find(static_cast<char>(c)) != std::string::npos;
+    // "t#t" is the user-limited topic "t" of user "t"; '$' only leads.
+    bool expected = allowed.find(static_cast<char>(c)) != std::string::npos || c == '#';
     BOOST_TEST_CONTEXT("byte " << c) { BOOST_TEST(proto::valid_topic(topic) == expected); }
   }
 }
@@ -116,3 +117,20 @@ BOOST_AUTO_TEST_CASE(several_stars_backtrack_to_find_a_match) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_leading_dollar_makes_a_private_topic_and_a_hash_before_a_user_a_user_limited_one) {
+  BOOST_TEST(proto::valid_topic("$secret"));
+  BOOST_TEST(proto::valid_topic("notes#alice"));
+  BOOST_TEST(proto::valid_topic("$inbox#alice"));
+  BOOST_TEST(proto::private_topic("$secret"));
+  BOOST_TEST(!proto::private_topic("secret"));
+  BOOST_TEST(proto::topic_owner("notes#alice") == "alice");
+  BOOST_TEST(proto::topic_owner("$inbox#bob") == "bob");
+  BOOST_TEST(proto::topic_owner("notes").empty());
+}
+
+BOOST_AUTO_TEST_CASE(dollar_and_hash_anywhere_else_are_refused) {
+  for (const char* bad : {"$", "$$x", "a$b", "x$", "#", "#alice", "$#alice", "notes#", "a#b#c", "a##b", "notes#al ice"}) {
+    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!proto::valid_topic(bad)); }
+  }
+}
