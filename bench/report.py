@@ -37,6 +37,7 @@ FIGURES = [
     ("unicast", "latency_max_us", "unicast latency max", "us", None, None, None),
     ("unicast", "pushes_per_s", "unicast pushes/s achieved", "1/s", None, None, None),
     ("wrk_push", "push_requests_per_s", "/push requests/s (wrk, 64 conns, no receiver)", "1/s", 100000, 150000, "min"),
+    ("wrk_push", "server_cpu_us_per_request", "server CPU per /push request (wrk)", "us", None, None, None),
     ("churn", "churn_reconnects_per_s", "churn reconnects/s", "1/s", None, None, None),
     ("churn", "connections_leaked", "connections left open after churn", "conns", 0, 0, "max"),
     ("churn", "unexpected_closes", "unexpected closes during churn", "conns", 0, 0, "max"),
@@ -193,13 +194,17 @@ PEER_NOTES = {
     "nchan": [
         "nginx + Nchan 1.3.6, 2 workers (`bench/peers/nchan/nginx.conf`); CPU and RSS are summed over "
         "the master and both workers (RSS counts Nchan's shared-memory pages in every process that touched them).",
-        "idle: every connection subscribes to one channel (`/sub/u0`, `--users 1`), where Herald's idle has "
-        "one user per connection. Registration is not acknowledged (`--no-register-ack`): the ramp rate "
-        "counts register frames sent, not processed, so it is not comparable.",
-        "fanout: subscribers on `/sub/fan`, publishes `POST /pub/fan` with the same body Herald gets; the "
-        "reply is Nchan's text status, whose first number is not a recipient count (count-mismatch warnings "
-        "are expected). Each connection gets one heartbeat answer to its register frame "
-        "(\"frames without a timestamp\" warnings are expected).",
+        "One channel per user named in the URL, as Herald has one user per connection: subscribers on "
+        "`/sub/<user>` (fanout: `/sub/fan`), pushes `POST /pub/<user>` whose body is the message itself "
+        "(`--push-body raw`), recipient count from the reply's `active subscribers: N`. A subscriber sends no "
+        "frame (`--no-register`), so the ramp counts upgrades, not acknowledged registrations: ramp rates "
+        "are not comparable. wrk: `POST /pub/wrk-nobody`, a channel nobody subscribes to (Nchan still stores "
+        "the message).",
+    ],
+    "uws": [
+        "uWebSockets (one loop, one thread), `bench/peers/uws/main.cpp`, the wserver compat API on uWS "
+        "topics (`numSubscribers` + `publish`), automatic pings; built outside the repository "
+        "(`bench/peers/uws/README.md`), used when `UWS_BIN` is set.",
     ],
     "gorilla": [
         "Go 1.19 + gorilla/websocket (Debian), `bench/peers/gorilla/main.go`: the wserver compat API, "

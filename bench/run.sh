@@ -7,7 +7,9 @@
 #   RUNS=5 UNICAST_RATE=8000 bench/run.sh
 #   SKIP_BUILD=1 HERALD_BIN=/path/herald BENCH_BIN=/path/herald-bench bench/run.sh
 #   SCENARIOS="unicast fanout" bench/run.sh
-#   PEERS="" bench/run.sh            # Herald only (default PEERS="nchan gorilla")
+#   PEERS="" bench/run.sh            # Herald only (default PEERS="nchan gorilla", plus uws
+#                                    # when UWS_BIN names a built bench/peers/uws binary)
+# bench/sweep.sh sources this file for its functions (main runs only when executed).
 # Load goes to 127.0.0.1 only; every run is bounded in time.
 set -euo pipefail
 
@@ -31,14 +33,15 @@ repo=$(cd "$bench_dir/.." && pwd)
 : "${LONGPOLL_TIMEOUT:=30}"          # timeout= of each poll (the server allows 1..60 s)
 : "${SSE_MEMORY_N:=10000}" "${SSE_N:=1000}" "${SSE_RATE:=2}" "${SSE_DURATION:=10}"
 : "${MESSAGE_SIZE:=64}"
-: "${WRK_THREADS:=2}" "${WRK_CONNECTIONS:=64}" "${WRK_DURATION:=10}"
+: "${WRK_THREADS:=1}" "${WRK_CONNECTIONS:=64}" "${WRK_DURATION:=10}"   # 1 thread: issue 8's table
 : "${BENCH_ARGS:=}"                  # extra herald-bench flags for every scenario
 : "${RESULTS_DIR:=$bench_dir/results}"
 # Same-run peers (bench/peers/<peer>/run.sh PORT), each started fresh per run right after
-# Herald's run of the same scenario and driven by the same herald-bench command; only
-# the scenarios a peer can serve: gorilla idle/fanout/unicast (compat API), nchan
-# idle/fanout (its WebSocket pub/sub; see peer_args). "" = Herald only.
-: "${PEERS=nchan gorilla}"            # "=" not ":=": PEERS="" means none
+# Herald's run of the same scenario and driven by the same herald-bench command (wrk:
+# the same wrk command at the peer's publish URL); only the scenarios a peer can serve
+# (peer_scenarios). "" = Herald only. uws needs UWS_BIN (bench/peers/uws/README.md).
+: "${UWS_BIN:=}"
+if [[ -z ${PEERS+set} ]]; then PEERS="nchan gorilla${UWS_BIN:+ uws}"; fi  # PEERS="" means none
 
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
@@ -48,11 +51,15 @@ log() { echo "[run.sh] $*" >&2; }
 # the test set-up does not install: get them from Debian when missing.
 ensure_tools() {
   local missing=()
-  command -v wrk >/dev/null || missing+=(wrk)
-  command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+  if [[ ${need_wrk:-1} == 1 ]]; then command -v wrk >/dev/null || missing+=(wrk); fi
+  if [[ ${need_gnuplot:-1} == 1 ]]; then command -v gnuplot >/dev/null || missing+=(gnuplot-nox); fi
   if [[ " $PEERS " == *" nchan "* ]]; then
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] || missing+=(libnginx-mod-nchan)
+  fi
+  if [[ " $PEERS " == *" uws "* && ! -x $UWS_BIN ]]; then
+    log "PEERS has uws but UWS_BIN ('$UWS_BIN') is not an executable: see bench/peers/uws/README.md"
+    exit 1
   fi
   if [[ " $PEERS " == *" gorilla "* ]]; then
     command -v go >/dev/null || missing+=(golang-go)
@@ -106,8 +113,7 @@ stop_herald() {
 peer_pid="" peer_pids="" peer_dir=""
 peer_scenarios() {
   case $1 in
-    gorilla) echo "idle fanout unicast" ;;
-    nchan) echo "idle fanout" ;;
+    gorilla|uws|nchan) echo "idle fanout unicast wrk" ;;
   esac
 }
 
@@ -125,6 +131,8 @@ start_peer() {  # peer
       NCHAN_DIR=$peer_dir "$bench_dir/peers/nchan/run.sh" "$port" >>"$log" 2>&1 & ;;
     gorilla)
       GORILLA_BIN=$gorilla_bin "$bench_dir/peers/gorilla/run.sh" "$port" >>"$log" 2>&1 & ;;
+    uws)
+      UWS_BIN=$UWS_BIN "$bench_dir/peers/uws/run.sh" "$port" >>"$log" 2>&1 & ;;
     *) log "unknown peer $1"; return 1 ;;
   esac
   peer_pid=$!  # the peer's run.sh execs the server: this is the server (nginx: the master)
@@ -163,21 +171,29 @@ stop_peer() {
 peer_args() {  # peer scenario
   local ws="ws://127.0.0.1:$port" http="http://127.0.0.1:$port"
   case $1 in
-    gorilla)  # the compat API, with {"op":"ping"} answered: registration is acknowledged
+    gorilla|uws)  # the compat API, with {"op":"ping"} answered: registration is acknowledged
       echo "--api compat --target $ws/ws --push-url $http/push --metrics-url none" ;;
     nchan)
-      # The register frame is Nchan's client heartbeat on /sub/fan and /sub/u0 (see
-      # peers/nchan/nginx.conf): Nchan answers it but not {"op":"ping"}, so no ack.
-      case $2 in
-        idle) echo "--api compat --users 1 --target $ws/sub/u0 --metrics-url none --no-register-ack" ;;
-        fanout) echo "--api compat --target $ws/sub/fan --push-url $http/pub/fan --metrics-url none --no-register-ack" ;;
-      esac ;;
+      # One channel per user, named in the URL (/sub/u17, /pub/u17; fanout: "fan"), so
+      # no frame is sent after the upgrade and the ramp is not acknowledged; the push
+      # body is the message itself, which is what Nchan delivers.
+      echo "--api compat --target $ws/sub/{user} --push-url $http/pub/{user} --no-register --push-body raw --metrics-url none" ;;
+  esac
+}
+
+# Where wrk pushes for nobody: Herald's and the compat peers' /push, Nchan's /pub/<id>
+# of a channel nobody subscribes to.
+wrk_url() {  # server
+  case $1 in
+    nchan) echo "http://127.0.0.1:$port/pub/wrk-nobody" ;;
+    *) echo "http://127.0.0.1:$port/push" ;;
   esac
 }
 
 run_peer_bench() {  # peer scenario run
   local json="$out_dir/peers/$1/$2-$3.json"
   mkdir -p "$out_dir/peers/$1"
+  if [[ $2 == wrk ]]; then run_wrk "$3" "$(wrk_url "$1")" "$out_dir/peers/$1" "$peer_pids"; return; fi
   # shellcheck disable=SC2046,SC2086
   timeout 900 "$BENCH_BIN" $(scenario_args "$2") --message-size "$MESSAGE_SIZE" \
     $(peer_args "$1" "$2") --server-pids "$peer_pids" --label "$1 run $3" $BENCH_ARGS \
@@ -208,15 +224,30 @@ run_bench() {  # scenario run  (report.py groups runs by the file name before "-
     --out "$json" >/dev/null || log "$1 run $2 reported failures (see $json)"
 }
 
-# wrk has no JSON output: its summary line is turned into a report of the same shape.
-run_wrk() {  # run
-  local text="$out_dir/wrk_push-$1.txt"
+# CPU seconds (user+sys) of a comma list of pids, from /proc/<pid>/stat; "" if unreadable.
+cpu_of_pids() {  # pids
+  local total=0 p f
+  for p in ${1//,/ }; do
+    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || { echo ""; return; }
+    total=$((total + $(awk '{print $12 + $13}' <<<"$f")))
+  done
+  echo "$total $(getconf CLK_TCK)" | awk '{printf "%.3f", $1 / $2}'
+}
+
+# wrk has no JSON output: its summary line is turned into a report of the same shape,
+# with the server's CPU (all its processes) over the wrk run.
+run_wrk() {  # run [url] [dir] [server pids]
+  local url=${2:-http://127.0.0.1:$port/push} dir=${3:-$out_dir} pids=${4:-$herald_pid}
+  local text="$dir/wrk_push-$1.txt" cpu0 cpu1
+  mkdir -p "$dir"
+  cpu0=$(cpu_of_pids "$pids")
   wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_DURATION}s" -s "$bench_dir/wrk_push.lua" \
-    "http://127.0.0.1:$port/push" >"$text" 2>&1 || true
-  "$py" - "$text" "$out_dir/wrk_push-$1.json" "$WRK_THREADS" "$WRK_CONNECTIONS" "$WRK_DURATION" \
-    "$commit" "$HERALD_THREADS" <<'PY'
+    "$url" >"$text" 2>&1 || true
+  cpu1=$(cpu_of_pids "$pids")
+  "$py" - "$text" "$dir/wrk_push-$1.json" "$WRK_THREADS" "$WRK_CONNECTIONS" "$WRK_DURATION" \
+    "$commit" "$HERALD_THREADS" "$url" "$cpu0" "$cpu1" <<'PY'
 import json, os, re, sys
-text, out, threads, conns, duration, commit, herald_threads = sys.argv[1:]
+text, out, threads, conns, duration, commit, herald_threads, url, cpu0, cpu1 = sys.argv[1:]
 raw = open(text).read()
 m = re.search(r"wrk_summary (.*)", raw)
 fields = dict(kv.split("=") for kv in m.group(1).split()) if m else {}
@@ -226,14 +257,35 @@ failures = [] if m else ["wrk produced no summary: " + raw[-300:]]
 if errors:
     failures.append(f"{errors} wrk errors (connect/read/write/timeout/non-2xx): {fields}")
 rps = num["requests"] / (num["duration_us"] / 1e6) if m and num.get("duration_us") else None
+cpu = float(cpu1) - float(cpu0) if cpu0 and cpu1 else None
 u = os.uname()
 json.dump({"tool": "wrk", "scenario": "wrk_push", "ok": not failures, "failures": failures, "warnings": [],
            "parameters": {"wrk_threads": int(threads), "wrk_connections": int(conns),
-                          "duration_s": float(duration), "herald_threads": int(herald_threads)},
+                          "duration_s": float(duration), "herald_threads": int(herald_threads), "url": url},
            "machine": {"cores": os.cpu_count(), "kernel": f"{u.sysname} {u.release}", "git_commit": commit},
-           "figures": {"push_requests_per_s": rps, "p50_us": num.get("p50_us"), "p99_us": num.get("p99_us")}},
+           "figures": {"push_requests_per_s": rps, "p50_us": num.get("p50_us"), "p99_us": num.get("p99_us"),
+                       "server_cpu_seconds_total": cpu,
+                       "server_cpu_us_per_request": cpu * 1e6 / num["requests"] if cpu is not None and m and num["requests"] else None}},
           open(out, "w"))
 PY
+}
+
+# The commit measured: short hash, "-dirty" when the working tree differs from it.
+git_commit() {
+  local c
+  c=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [[ -n $(git -C "$repo" status --porcelain 2>/dev/null) ]] && c="$c-dirty"
+  echo "$c"
+}
+
+build_peers() {  # before anything is measured
+  if [[ " $PEERS " == *" gorilla "* ]]; then
+    gorilla_bin=${GORILLA_BIN:-${TMPDIR:-/tmp}/herald-peer-gorilla/gorilla-peer}  # rebuilt when main.go is newer
+    mkdir -p "$out_dir/peers"
+    GORILLA_BIN=$gorilla_bin BUILD_ONLY=1 "$bench_dir/peers/gorilla/run.sh" 0 >>"$out_dir/peers/gorilla.log" 2>&1 ||
+      { log "gorilla peer does not build (see $out_dir/peers/gorilla.log)"; exit 1; }
+  fi
+  return 0
 }
 
 main() {
@@ -241,18 +293,13 @@ main() {
   build
   [[ -x $HERALD_BIN ]] || { log "no herald binary at $HERALD_BIN"; exit 1; }
   [[ -x $BENCH_BIN ]] || { log "no herald-bench binary at $BENCH_BIN"; exit 1; }
-  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  commit=$(git_commit)
   local stamp; stamp="$(date +%Y-%m-%d)-$commit"
   [[ -e $RESULTS_DIR/$stamp.md ]] && stamp="$stamp-$(date +%H%M%S)"
   out_dir="$RESULTS_DIR/$stamp"
   mkdir -p "$out_dir"
   log "results in $out_dir"
-  if [[ " $PEERS " == *" gorilla "* ]]; then  # build once, before anything is measured
-    gorilla_bin=${GORILLA_BIN:-${TMPDIR:-/tmp}/herald-peer-gorilla/gorilla-peer}  # rebuilt when main.go is newer
-    mkdir -p "$out_dir/peers"
-    GORILLA_BIN=$gorilla_bin BUILD_ONLY=1 "$bench_dir/peers/gorilla/run.sh" 0 >>"$out_dir/peers/gorilla.log" 2>&1 ||
-      { log "gorilla peer does not build (see $out_dir/peers/gorilla.log)"; exit 1; }
-  fi
+  build_peers
   for scenario in $SCENARIOS; do
     for run in $(seq "$RUNS"); do
       log "$scenario run $run/$RUNS"
@@ -272,4 +319,4 @@ main() {
   "$py" "$bench_dir/report.py" "$out_dir" "$RESULTS_DIR/$stamp.md" --plot "$out_dir/latency.png" "${peer_opts[@]}"
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -60,5 +60,34 @@ for name in idle unicast fanout fanout_native unicast_native churn longpoll long
   fi
 done
 kill -0 "$herald_pid" 2>/dev/null || { echo "herald died during the smoke run"; failed=$((failed + 1)); }
+
+# Per-user channels (--target .../sub/{user}, --push-url .../pub/{user}, --no-register,
+# --push-body raw), the way run.sh drives Nchan: only where nginx and Nchan are installed
+# (they are not test packages); every push must reach its user's connections.
+nginx_bin=/usr/sbin/nginx
+if [[ -x $nginx_bin && -f /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
+  nport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  NCHAN_DIR="$work/nchan" "$(dirname "${BASH_SOURCE[0]}")/peers/nchan/run.sh" "$nport" >"$work/nchan.log" 2>&1 &
+  nchan_pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  if timeout 60 "$bench_bin" --scenario unicast --connections 20 --users 7 --rate 100 --duration 2 --warmup 0.5 \
+       --target "ws://127.0.0.1:$nport/sub/{user}" --push-url "http://127.0.0.1:$nport/pub/{user}" \
+       --no-register --push-body raw --metrics-url none --server-pid "$nchan_pid" \
+       --out "$work/nchan_unicast.json" >/dev/null 2>"$work/nchan_unicast.err" &&
+     "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=d["figures"]
+sys.exit(0 if d["ok"] and f["deliveries_received"] == f["deliveries_expected"] > 0
+         and f["push_replies_count_mismatch"] == 0 else 1)' "$work/nchan_unicast.json"; then
+    echo "PASS nchan_unicast (per-user channels)"
+    passed=$((passed + 1))
+  else
+    echo "FAIL nchan_unicast (per-user channels)"
+    grep -v '^\[herald-bench\]' "$work/nchan_unicast.err" | sed 's/^/    /' || true
+    failed=$((failed + 1))
+  fi
+  kill -TERM "$nchan_pid" 2>/dev/null || true
+  wait "$nchan_pid" 2>/dev/null || true
+else
+  echo "SKIP nchan_unicast (nginx and libnginx-mod-nchan not installed)"
+fi
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -26,10 +26,14 @@ usage: herald-bench --scenario idle|unicast|fanout|churn|longpoll|sse [options]
   --duration D          measured seconds (idle: hold time)                   [10]
   --warmup W            seconds of pushes before measuring (not recorded)    [1]
   --message-size B      bytes of each pushed message                         [64]
-  --target URL          ws://127.0.0.1:8080/ws
+  --target URL          ws://127.0.0.1:8080/ws; "{user}" in the path is replaced by each
+                        connection's user (per-user channels: ws://.../sub/{user})
   --targets LIST        comma list of WebSocket URLs (nodes of a fleet): connection i
                         opens to the (i mod count)-th; the first is --target
-  --push-url URL        default: http://<target host:port>/push (native: /api/v1/push|publish)
+  --push-url URL        default: http://<target host:port>/push (native: /api/v1/push|publish);
+                        "{user}" in the path is replaced by each push's user (.../pub/{user})
+  --push-body B         json (the API's body) | raw (the message alone, for publish
+                        endpoints such as Nchan's /pub/<id>)                     [json]
   --metrics-url URL     default: http://<target host:port>/metrics; "none" disables
   --metrics-urls LIST   comma list of /metrics URLs whose counters are summed
                         [each target's /metrics]
@@ -51,6 +55,8 @@ usage: herald-bench --scenario idle|unicast|fanout|churn|longpoll|sse [options]
   --memory-only         longpoll/sse: stop after the memory phase (no publishes)
   --no-register-ack     do not confirm registration with {"op":"ping"} (for servers
                         that only speak the compat register frame)
+  --no-register         send no frame after the upgrade (the URL names the channel,
+                        e.g. --target ws://.../sub/{user}); implies --no-register-ack
   --event E             compat event name                                   [bench]
   --out FILE            also write the JSON report to FILE
   --label TEXT          free text stored in the report
@@ -206,6 +212,11 @@ const std::map<std::string, setter>& setters() {
          if (o.poll_timeout_s < 1 || o.poll_timeout_s > 60) throw std::invalid_argument("1..60 seconds");
        }},
       {"--event", [](bench_options& o, const std::string& v) { o.event = v; }},
+      {"--push-body", [](bench_options& o, const std::string& v) {
+         if (v == "json") o.raw_push_body = false;
+         else if (v == "raw") o.raw_push_body = true;
+         else throw std::invalid_argument("json or raw");
+       }},
       {"--out", [](bench_options& o, const std::string& v) { o.out_path = v; }},
       {"--label", [](bench_options& o, const std::string& v) { o.label = v; }},
       {"--worker-slice", [](bench_options& o, const std::string& v) { o.slice = to_slice(v); }},
@@ -248,6 +259,8 @@ std::string finish(bench_options& o, bool push_url_given, bool metrics_given) {
   if (o.client_threads < 1 || o.push_connections < 1 || o.ramp_concurrency < 1) return "counts must be >= 1";
   if (o.duration_s > 3600 || o.warmup_s > 600) return "runs are bounded: --duration <= 3600, --warmup <= 600";
   if (o.memory_only && !o.held()) return "--memory-only is for the longpoll and sse scenarios";
+  if (o.held() && (!o.register_frame || o.raw_push_body))
+    return "--no-register and --push-body raw are for WebSocket scenarios";
   if (o.message_size < 40) o.message_size = 40;  // room for the stamp
   return {};
 }
@@ -264,6 +277,7 @@ options_result parse_options(int argc, char** argv) {
     if (name == "--help" || name == "-h") return {std::nullopt, usage_text(), true};
     if (name == "--no-register-ack") { o.register_ack = false; continue; }
     if (name == "--memory-only") { o.memory_only = true; continue; }
+    if (name == "--no-register") { o.register_frame = false; o.register_ack = false; continue; }
     auto it = setters().find(name);
     if (it == setters().end()) return {std::nullopt, "unknown option " + name, false};
     if (i + 1 >= argc) return {std::nullopt, name + " needs a value", false};
@@ -317,6 +331,8 @@ void bench_options::write_json(json_writer& out) const {
       .field("drain_timeout_s", drain_timeout_s)
       .field("settle_timeout_s", settle_timeout_s)
       .field("register_ack", register_ack)
+      .field("register_frame", register_frame)
+      .field("push_body", raw_push_body ? "raw" : "json")
       .field("poll_timeout_s", poll_timeout_s)
       .field("memory_only", memory_only)
       .field("event", event)

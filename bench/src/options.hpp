@@ -61,6 +61,8 @@ struct bench_options {
   int poll_timeout_s = 30;         // longpoll: the timeout= each poll asks for (1..60)
   bool memory_only = false;        // longpoll/sse: hold the requests, measure memory, no pushes
   bool register_ack = true;        // confirm registration with op:ping / op:subscribe
+  bool register_frame = true;      // --no-register: send no frame at all (the URL says who)
+  bool raw_push_body = false;      // --push-body raw: the body is the message itself
   std::string event = "bench";
   std::string out_path;
   std::string label;

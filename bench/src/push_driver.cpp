@@ -50,6 +50,7 @@ asio::awaitable<void> push_driver::lane(http_client& client, const push_window& 
                                         push_outcome& out) {
   asio::steady_timer timer(executor_);
   const auto& target = options_.push_url.target;
+  const bool per_user = has_user_placeholder(target);  // e.g. Nchan's /pub/{user}
   while (next_ < window.count) {
     const std::uint64_t seq = next_++;
     const auto intended = window.start_ns + static_cast<std::int64_t>(static_cast<double>(seq) * period_ns_);
@@ -64,7 +65,10 @@ asio::awaitable<void> push_driver::lane(http_client& client, const push_window& 
     out.send_lag.record(sent_at - intended);
     ++out.sent;
     auto body = push_body(options_, seq, payload);
-    const auto reply = co_await client.post(target, std::move(body));
+    // A named local, not a temporary inside the co_await (g++ 12, see coordinator.cpp).
+    const std::string this_target = per_user ? push_target(options_, target, seq) : std::string{};
+    const std::string_view where = per_user ? std::string_view{this_target} : std::string_view{target};
+    const auto reply = co_await client.post(where, std::move(body));
     out.reply_time.record(monotonic_ns() - sent_at);
     record(reply, seq, out);
   }

@@ -46,13 +46,47 @@ std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count) {
   return total;
 }
 
+namespace {
+
+std::string replace_user(std::string_view path, std::string_view user) {
+  std::string out{path};
+  for (auto pos = out.find(user_placeholder); pos != std::string::npos;
+       pos = out.find(user_placeholder, pos + user.size()))
+    out.replace(pos, user_placeholder.size(), user);
+  return out;
+}
+
+std::string connection_user(const bench_options& o, std::uint64_t connection) {
+  return o.kind == scenario::fanout ? std::string{fanout_name} : user_name(connection % o.effective_users());
+}
+
+std::string push_user(const bench_options& o, std::uint64_t seq) {
+  return o.kind == scenario::fanout ? std::string{fanout_name} : user_name(user_of_push(seq, o.effective_users()));
+}
+
+}  // namespace
+
+bool has_user_placeholder(std::string_view path) {
+  return path.find(user_placeholder) != std::string_view::npos;
+}
+
+std::string connection_path(const bench_options& o, std::string_view path, std::uint64_t connection) {
+  if (!has_user_placeholder(path)) return std::string{path};
+  return replace_user(path, connection_user(o, connection));
+}
+
+std::string push_target(const bench_options& o, std::string_view target, std::uint64_t seq) {
+  if (!has_user_placeholder(target)) return std::string{target};
+  return replace_user(target, push_user(o, seq));
+}
+
 std::vector<std::string> register_frames(const bench_options& o, std::uint64_t connection) {
+  if (!o.register_frame) return {};
   const bool fan = o.kind == scenario::fanout;
   if (fan && o.api == api_kind::native) {
     return {R"({"op":"subscribe","topic":")" + std::string{fanout_name} + R"(","id":1})"};
   }
-  const std::string user = fan ? std::string{fanout_name}
-                               : user_name(connection % o.effective_users());
+  const std::string user = connection_user(o, connection);
   json_writer frame;
   frame.begin_object().field("token", user).field("event", o.event).end_object();
   std::vector<std::string> frames{frame.str()};
@@ -61,6 +95,7 @@ std::vector<std::string> register_frames(const bench_options& o, std::uint64_t c
 }
 
 std::string_view register_ack_marker(const bench_options& o) {
+  if (!o.register_frame) return {};
   if (o.kind == scenario::fanout && o.api == api_kind::native) return "\"subscribed\"";
   return o.register_ack ? std::string_view{"\"pong\""} : std::string_view{};
 }
@@ -89,9 +124,9 @@ std::string push_payload(const bench_options& o, std::uint64_t seq, std::int64_t
 std::string push_body(const bench_options& o, std::uint64_t seq, std::string_view payload) {
   // The JSON stamp is a value of its own, so it goes in unquoted.
   if (o.held()) return R"({"topic":")" + std::string{held_topic(o)} + R"(","data":)" + std::string{payload} + "}";
+  if (o.raw_push_body) return std::string{payload};
   const bool fan = o.kind == scenario::fanout;
-  const std::string user = fan ? std::string{fanout_name}
-                               : user_name(user_of_push(seq, o.effective_users()));
+  const std::string user = push_user(o, seq);
   json_writer body;
   body.begin_object();
   if (o.api == api_kind::compat) {
@@ -106,6 +141,10 @@ std::string push_body(const bench_options& o, std::uint64_t seq, std::string_vie
 }
 
 std::optional<std::uint64_t> parse_recipients(std::string_view reply_body) {
+  // Nchan's publisher reply starts with "queued messages: Q": its subscriber line counts.
+  constexpr std::string_view nchan_subscribers = "active subscribers: ";
+  if (const auto at = reply_body.find(nchan_subscribers); at != std::string_view::npos)
+    reply_body.remove_prefix(at + nchan_subscribers.size());
   const auto digit = std::find_if(reply_body.begin(), reply_body.end(),
                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
   if (digit == reply_body.end()) return std::nullopt;

@@ -46,17 +46,27 @@ std::uint64_t expected_recipients(const bench_options& o, std::uint64_t seq);
 // Deliveries that pushes [0, count) must produce if every connection is open.
 std::uint64_t expected_deliveries(const bench_options& o, std::uint64_t count);
 
-// Text frames a connection sends right after the upgrade, in order.
+// "{user}" in a WebSocket path or push target stands for the user of the connection or
+// the push (per-user channels, e.g. Nchan's /sub/<id> and /pub/<id>); without it the
+// path is returned unchanged.
+inline constexpr std::string_view user_placeholder = "{user}";
+bool has_user_placeholder(std::string_view path);
+std::string connection_path(const bench_options& o, std::string_view path, std::uint64_t connection);
+std::string push_target(const bench_options& o, std::string_view target, std::uint64_t seq);
+
+// Text frames a connection sends right after the upgrade, in order (none with --no-register).
 std::vector<std::string> register_frames(const bench_options& o, std::uint64_t connection);
 
 // Substring of the server's frame that confirms registration; empty: do not wait.
 std::string_view register_ack_marker(const bench_options& o);
 
-// Body of the HTTP request for push number `seq` carrying `payload`.
+// Body of the HTTP request for push number `seq` carrying `payload` (the payload itself
+// with --push-body raw).
 std::string push_body(const bench_options& o, std::uint64_t seq, std::string_view payload);
 
-// Recipients the server claims in its reply ("message sent to N clients" or
-// {"delivered":N}); nullopt when the body holds no number.
+// Recipients the server claims in its reply ("message sent to N clients",
+// {"delivered":N}, or Nchan's "active subscribers: N"); nullopt when the body holds
+// no number.
 std::optional<std::uint64_t> parse_recipients(std::string_view reply_body);
 
 }  // namespace herald_bench

@@ -63,7 +63,8 @@ asio::awaitable<bool> ws_connection::open_steps(std::string& failed_step) {
   auto connect_error = co_await connect_from_source(beast::get_lowest_layer(ws_), config_);
   if (!connect_error.empty()) { failed_step = std::move(connect_error); co_return false; }
   boost::system::error_code ec;
-  std::tie(ec) = co_await ws_.async_handshake(config_.host_header, config_.path, tuple_awaitable);
+  const auto path = connection_path(*config_.options, config_.path, index_);
+  std::tie(ec) = co_await ws_.async_handshake(config_.host_header, path, tuple_awaitable);
   if (ec) { failed_step = "upgrade: " + ec.message(); co_return false; }
   ws_.text(true);
   for (const auto& frame : register_frames(*config_.options, index_)) {

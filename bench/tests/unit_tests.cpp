@@ -237,6 +237,27 @@ BOOST_AUTO_TEST_CASE(server_replies_yield_their_recipient_count) {
   BOOST_TEST(*parse_recipients("message sent to 12 clients") == 12u);
   BOOST_TEST(*parse_recipients(R"({"delivered":3})") == 3u);
   BOOST_TEST(!parse_recipients("ok").has_value());
+  // Nchan's publisher reply: the subscriber line, not the queued-messages count first.
+  BOOST_TEST(*parse_recipients("queued messages: 4\r\nlast requested: 0 sec. ago\r\n"
+                               "active subscribers: 1\r\nlast message id: 1:0\r\n") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(per_user_channels_name_the_user_in_the_urls_and_send_no_frame) {
+  const char* argv[] = {"herald-bench", "--scenario", "unicast", "--connections", "10", "--users", "4",
+                        "--target", "ws://127.0.0.1:9/sub/{user}", "--push-url", "http://127.0.0.1:9/pub/{user}",
+                        "--no-register", "--push-body", "raw"};
+  auto o = *parse_options(14, const_cast<char**>(argv)).value;
+  BOOST_TEST(connection_path(o, o.target.target, 5) == "/sub/u1");
+  BOOST_TEST(push_target(o, o.push_url.target, 7) == "/pub/u3");
+  BOOST_TEST(register_frames(o, 5).empty());
+  BOOST_TEST(register_ack_marker(o).empty());
+  BOOST_TEST(push_body(o, 7, "hb:7:2:") == "hb:7:2:");
+  // Without the placeholder a path is the same for every connection and push.
+  const char* plain[] = {"herald-bench", "--scenario", "fanout", "--connections", "3"};
+  auto p = *parse_options(5, const_cast<char**>(plain)).value;
+  BOOST_TEST(connection_path(p, "/ws", 2) == "/ws");
+  BOOST_TEST(push_target(p, "/push", 2) == "/push");
+  BOOST_TEST(register_frames(p, 2).size() == 2u);  // register + ping
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_result_survives_the_trip_through_json) {
