@@ -155,6 +155,7 @@ authorization token_auth::authorize(std::optional<std::string_view> token, std::
     }
   }
   out.user = std::move(who.user);
+  out.expires = who.expires;
   return out;
 }
 

@@ -62,7 +62,8 @@ struct decision {
 
 // What /poll and /sse need to know before they hold a request (see authorize()).
 struct authorization : decision {
-  std::string user;  // empty: no token (anonymous)
+  std::string user;                     // empty: no token (anonymous)
+  std::optional<std::int64_t> expires;  // the token's exp (Unix seconds); none: never
 };
 
 class token_auth {

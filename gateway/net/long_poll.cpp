@@ -1,5 +1,6 @@
 #include "net/long_poll.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include <boost/asio/steady_timer.hpp>
@@ -217,7 +218,10 @@ std::variant<api::response, poll_request> parse_poll(const api::request& req, sh
   }
   auto who = authorize_subscriber(req, q, topic ? std::string_view(*topic) : std::string_view(), ctx);
   if (auto* refusal = std::get_if<api::response>(&who)) return std::move(*refusal);
-  auto& user = std::get<std::string>(who);
+  auto& [user, expires] = std::get<subscriber_identity>(who);
+  // A poll is answered by its token's exp at the latest: holding it longer
+  // would serve a token that no longer admits anyone.
+  if (expires) p.timeout = std::clamp(*expires - std::chrono::steady_clock::now(), {}, p.timeout);
   if (!topic) {
     p.user = std::move(user);
     p.event = q.get("event").value_or("");

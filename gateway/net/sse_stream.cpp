@@ -74,6 +74,9 @@ class sse_stream final : public hub::subscriber, public held_request, public wak
   void take_queued();
   void sent();
   bool over() const { return slow || released || hung_up; }
+  bool token_ran_out() const { return req.expires && std::chrono::steady_clock::now() >= *req.expires; }
+  void say_expired();
+  std::chrono::steady_clock::time_point next_wake(std::chrono::steady_clock::duration ping_every) const;
 
   sse_request req;
   socket_t socket;
@@ -84,6 +87,7 @@ class sse_stream final : public hub::subscriber, public held_request, public wak
   std::uint64_t floor = 0;  // what the replay covered (hub::catch_up)
   bool slow = false;
   bool released = false;
+  bool expired = false;  // the token_expired event is written: the stream ends after it
 };
 
 // Lines the history up with what arrived since registering; the stream
@@ -124,6 +128,19 @@ void sse_stream::sent() {
   if (pending.capacity() > 256) std::string().swap(pending);
 }
 
+void sse_stream::say_expired() {
+  if (expired) return;
+  expired = true;
+  pending += "data: " + proto::encode_error(proto::error_reply{std::string(proto::errc::token_expired), "token expired", ""}) + "\n\n";
+  ctx.state.stats.count_close(metrics::close_reason::token_expired);
+}
+
+// The ping, or the token's expiry when that comes first.
+std::chrono::steady_clock::time_point sse_stream::next_wake(std::chrono::steady_clock::duration ping_every) const {
+  const auto ping = std::chrono::steady_clock::now() + ping_every;
+  return req.expires ? std::min(ping, *req.expires) : ping;
+}
+
 // An SSE client never sends anything after its request, so readiness on the
 // socket means it went away (watch_hangup).
 loop sse_stream::run(std::shared_ptr<sse_stream> self) {
@@ -147,16 +164,18 @@ loop sse_stream::run(std::shared_ptr<sse_stream> self) {
   const auto ping_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.ctx.opts.ping_interval);
   for (;;) {
     s.take_queued();
+    if (s.token_ran_out()) s.say_expired();
     if (!s.pending.empty()) {
       co_await io(r, [&](auto h) { asio::async_write(s.socket, asio::buffer(s.pending), std::move(h)); });
-      if (r.ec) break;
+      if (r.ec || s.expired) break;
       s.sent();
       continue;
     }
     if (s.over()) break;
-    s.wake.expires_after(ping_every);
+    s.wake.expires_at(s.next_wake(ping_every));
     co_await io(r, [&](auto h) { s.wake.async_wait(std::move(h)); });
-    if (!r.ec && s.queue.empty()) s.pending = ": ping\n\n";  // the timer ran out: heartbeat
+    // The timer ran out: heartbeat (unless the token did).
+    if (!r.ec && s.queue.empty() && !s.token_ran_out()) s.pending = ": ping\n\n";
   }
   s.reg.reset();
   s.socket.close(ignored);  // also ends the hang-up watch
@@ -189,8 +208,9 @@ std::variant<api::response, sse_request> parse_sse(const api::request& req, shar
   if (!since_ok) return api::json_error(http::status::bad_request, "bad_since", "since must be an offset", v);
   auto who = authorize_subscriber(req, q, *topic, ctx);
   if (auto* refusal = std::get_if<api::response>(&who)) return std::move(*refusal);
-  auto& user = std::get<std::string>(who);
+  auto& [user, expires] = std::get<subscriber_identity>(who);
   if (proto::matches_any(ctx.opts.presence, *topic)) s.presence_user = std::move(user);
+  s.expires = expires;
   s.epoch = q.get("epoch").value_or("");
   s.topic = std::move(*topic);
   return s;

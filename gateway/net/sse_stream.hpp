@@ -8,14 +8,19 @@
 // An open stream is one small object that owns the connection's socket and
 // runs one net::loop (the HTTP session that read the request has ended):
 // it writes what is queued, else waits for the next message or the ping.
+// A stream opened with an expiring token (JWT) ends when it expires, with a
+// last event `{"op":"error","code":"token_expired",...}`; reconnecting with
+// the same token is refused (401), so the client must fetch a fresh one.
 //
 // Thread contract: shard-local (everything runs on the connection's shard).
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
 
 #include "api/http_api.hpp"
+#include "net/address_limit.hpp"
 #include "net/types.hpp"
 
 namespace herald::net {
@@ -28,7 +33,9 @@ struct sse_request {
   std::optional<std::uint64_t> since;  // Last-Event-ID, else `since`
   std::string epoch;
   std::optional<std::string> presence_user;  // counted in the topic's presence as this user
+  std::optional<std::chrono::steady_clock::time_point> expires;  // the token's exp: the stream ends there
   unsigned version = 11;
+  address_limit::lease lease;  // --max-connections-per-ip: counted while the stream is open
 };
 
 // The answer to a refused stream (bad topic, bad since, unknown token), or the stream.

@@ -194,6 +194,21 @@ async def check_refusals(c, h):
         c.eq("client-publish to a private topic without a grant answers 403", status, 403)
 
 
+async def sse_until_closed(port, path, timeout):
+    """The data lines of an SSE stream, read until the server closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    raw = b""
+    try:
+        while chunk := await asyncio.wait_for(reader.read(4096), timeout):
+            raw += chunk
+    except asyncio.TimeoutError:
+        pass
+    writer.close()
+    return [line[6:] for line in raw.decode(errors="replace").split("\n") if line.startswith("data: ")]
+
+
 async def check_expiry(c, h):
     async with hh.section(c, "expiry on a live connection"):
         async with hh.ws_connect(h.ws_url) as ws:
@@ -219,6 +234,17 @@ async def check_expiry(c, h):
                 c.eq("... and stays open past the grace", extra, [])
             except websockets.exceptions.ConnectionClosed as e:
                 c.check("... and stays open past the grace", False, f"closed {e.code} {e.reason}")
+    async with hh.section(c, "expiry of held HTTP requests"):
+        # timeout=60: only the token's exp (2 s) can answer it in time.
+        started = time.time()
+        status, _, text = await h.ahttp("GET", f"/poll?topic=room:exp&timeout=60&token={token('pam', exp_in=2)}",
+                                        timeout=50)
+        c.eq("a long poll whose token expires is answered then, empty", (status, b'"messages":[]' in text), (200, True))
+        c.check("... before its own timeout", time.time() - started < 55, f"{time.time() - started:.1f} s")
+        events = await sse_until_closed(h.port, f"/sse?topic=room:exp&token={token('pam', exp_in=2)}", 50)
+        c.check("an SSE stream whose token expires ends with a token_expired event",
+                events and '"code":"token_expired"' in events[-1], repr(events[-3:]))
+
         samples = hh.parse_metrics(h.metrics())
         c.check("the close is counted as token_expired",
                 samples.get('herald_connections_closed_total{reason="token_expired"}', 0) >= 1)
