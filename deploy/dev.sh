@@ -24,8 +24,9 @@ PACKAGES=(
 )
 # `test` also starts real servers: NATS with JetStream and haproxy (fleet
 # tests), systemd-analyze (unit file check).
+# clang and its runtime libraries build the libFuzzer targets (tests/fuzz).
 # python3-jwt (with python3-cryptography) and openssl mint the auth tests' JWTs and keys.
-TEST_PACKAGES=(nats-server haproxy systemd python3-yaml python3-jwt python3-cryptography openssl)
+TEST_PACKAGES=(nats-server haproxy systemd python3-yaml clang libclang-rt-14-dev python3-jwt python3-cryptography openssl)
 # `test` also needs Debian's chromium and Node (for playwright-core); see
 # install_packages.
 
@@ -101,9 +102,31 @@ case "$cmd" in
     ;;
   test)
     install_packages test
+    # The unit and integration suites under sanitizers, in a build directory
+    # of their own (build-asan, build-tsan): every failure is fatal, leaks too.
+    sanitized_suites() {
+      local dir="$ROOT/build-$1" launcher=()
+      command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+      cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE="$2" -DHERALD_BUILD_BENCH=OFF \
+        "${launcher[@]}" >/dev/null
+      cmake --build "$dir" -j "$JOBS" --target herald_unit_tests herald_integration_tests
+      (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --output-on-failure --timeout 900 -R '^herald_(unit|integration)_tests$')
+    }
+    # HERALD_SANITIZE=thread (or address,undefined): only those suites, so.
+    if [ -n "${HERALD_SANITIZE:-}" ]; then
+      [ "$HERALD_SANITIZE" = thread ] && name=tsan || name=asan
+      sanitized_suites "$name" "$HERALD_SANITIZE"
+      exit 0
+    fi
     build -DHERALD_BUILD_TESTS=ON
-    cd "$BUILD_DIR"
-    ctest --output-on-failure --timeout 600 "$@"
+    (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 600 "$@")
+    # Then, with SANITIZE=1, the same unit and integration suites under ASan +
+    # UBSan (off by default until a clean run of them is on record: see the
+    # README), and each libFuzzer target for FUZZ_SECONDS (30; 0 skips them).
+    if [ "${SANITIZE:-0}" = 1 ]; then sanitized_suites asan address,undefined; fi
+    [ "${FUZZ_SECONDS:-30}" = 0 ] || "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     ;;
   *)
     echo "usage: $0 run [herald flags...] | test [ctest flags...]" >&2
