@@ -11,6 +11,7 @@
 #include "api/http_api.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/status_history.hpp"
+#include "net/address_limit.hpp"
 #include "net/listener.hpp"
 #include "net/shard_context.hpp"
 #include "net/unexpected.hpp"
@@ -53,6 +54,7 @@ drain_plan plan_drain(const config::options& o) {
 // Declaration order is destruction order reversed: the pool (and with it the
 // io_contexts and any coroutine frames still queued) goes last.
 struct server::parts {
+  net::address_limit per_ip;  // before the pool: sessions its io_contexts still hold keep leases on it
   shard::shard_pool pool;
   std::vector<std::unique_ptr<shard::shard_state>> states;
   api::delivery delivery;
@@ -66,11 +68,12 @@ struct server::parts {
 
   parts(const config::options& o, const api::token_auth& auth, std::atomic<std::size_t>& open_total,
         const std::atomic<bool>& ready)
-      : pool(o.threads),
+      : per_ip(o.max_connections_per_ip),
+        pool(o.threads),
         states(make_states(o)),
         delivery(pool, states),
         bus(make_bus(o, delivery)),
-        contexts(make_contexts(pool, states, o, auth, delivery, open_total)),
+        contexts(make_contexts(pool, states, o, auth, delivery, open_total, per_ip)),
         exposition(std::string(util::version()), o.node_name, std::string(util::commit())),
         status(o.status_page || !o.push_keys.empty() ? std::make_unique<metrics::status_history>() : nullptr),
         api(o, auth, delivery, pool, states, exposition, ready, bus.get(), status.get()),
@@ -103,10 +106,12 @@ struct server::parts {
 
   static std::vector<std::unique_ptr<net::shard_context>> make_contexts(
       shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states, const config::options& o,
-      const api::token_auth& auth, api::delivery& delivery, std::atomic<std::size_t>& open_total) {
+      const api::token_auth& auth, api::delivery& delivery, std::atomic<std::size_t>& open_total,
+      net::address_limit& per_ip) {
     std::vector<std::unique_ptr<net::shard_context>> v;
     for (std::size_t i = 0; i < states.size(); ++i) {
-      v.push_back(std::make_unique<net::shard_context>(pool.executor(i), *states[i], o, auth, delivery, open_total));
+      v.push_back(std::make_unique<net::shard_context>(pool.executor(i), *states[i], o, auth, delivery, open_total,
+                                                       per_ip));
     }
     return v;
   }

@@ -29,6 +29,7 @@ inline constexpr std::string_view not_subscribed = "not_subscribed";
 inline constexpr std::string_view unsupported = "unsupported";
 inline constexpr std::string_view forbidden = "forbidden";
 inline constexpr std::string_view token_expired = "token_expired";
+inline constexpr std::string_view rate_limited = "rate_limited";
 }  // namespace errc
 
 struct error_reply {

@@ -170,6 +170,23 @@ parse_outcome parse_options(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-connections", o.max_connections, "Refuse WebSocket upgrades beyond this many; 0 = no limit")
       ->capture_default_str();
+  app.add_option("--max-connections-per-ip", o.max_connections_per_ip,
+                 "Refuse a WebSocket upgrade (and a long-poll or SSE stream) with 503 while its client address "
+                 "(PROXY v2's with --proxy-protocol) holds this many of them open; 0 = no limit")
+      ->capture_default_str();
+  app.add_option("--client-rate", o.client_rate,
+                 "Messages per second a WebSocket client may send (token bucket, see --client-rate-burst); "
+                 "beyond it: error rate_limited, then close 1008; 0 = no limit")
+      ->check(CLI::Range(0u, 1000000u))->capture_default_str();
+  app.add_option("--client-rate-burst", o.client_rate_burst,
+                 "Messages a WebSocket client may send at once before --client-rate applies; 0 = twice --client-rate")
+      ->check(CLI::Range(0u, 4000000u))->capture_default_str();
+  // Origins hold no ',' (one origin per header), so a comma list is safe.
+  app.add_option("--allowed-origin", o.allowed_origins,
+                 "Origin pattern browsers may connect from (repeatable or comma-separated), e.g. "
+                 "'https://*.example.com'; others get 403 on /ws, /poll and /sse. Requests without Origin "
+                 "(non-browser clients) are allowed. Default: any origin")
+      ->delimiter(',');
   app.add_option("--history-size", o.history_size, "Messages kept per topic for recovery (0 = none)")
       ->capture_default_str();
   add_seconds(app, "--history-ttl", o.history_ttl, "Drop history older than this many seconds (0 = never)", true);

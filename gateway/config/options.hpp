@@ -45,6 +45,10 @@ struct options {
   std::size_t max_header = 8 * 1024;        // HTTP request header block
   std::size_t max_subscriptions = 128;      // topics + bindings per connection
   std::size_t max_connections = 0;          // 0: unlimited (the fd limit decides)
+  std::size_t max_connections_per_ip = 0;   // WebSockets + held requests per client address; 0: unlimited
+  std::uint32_t client_rate = 0;            // client messages/s per WebSocket; 0: unlimited
+  std::uint32_t client_rate_burst = 0;      // bucket size; 0: 2 x client_rate
+  std::vector<std::string> allowed_origins; // Origin patterns browsers may connect from; empty: any
 
   // Topics (issue 3): history, client publish, presence, static files.
   std::size_t history_size = 10;            // messages kept per topic (0: none)

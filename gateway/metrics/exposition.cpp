@@ -77,6 +77,17 @@ MetricFamily proxy_rejects(const std::vector<shard_stats>& shards) {
   return f;
 }
 
+MetricFamily refusals(const std::vector<shard_stats>& shards) {
+  auto f = family("herald_connections_refused_total",
+                  "WebSocket upgrades (before the handshake), long-polls and SSE streams refused, by reason.",
+                  MetricType::Counter);
+  for (std::size_t r = 0; r < static_cast<std::size_t>(refusal::count_); ++r) {
+    double v = sum_of(shards, [r](const shard_stats& s) { return s.refused[r]; });
+    add_value(f, v, {{"reason", to_string(static_cast<refusal>(r))}});
+  }
+  return f;
+}
+
 MetricFamily client_errors(const std::vector<shard_stats>& shards) {
   auto f = family("herald_client_errors_total", "Error frames sent to WebSocket clients, by code.", MetricType::Counter);
   std::map<std::string, std::uint64_t> merged;
@@ -238,6 +249,7 @@ std::string exposition::render(const std::vector<shard_stats>& shards, const bus
   families.push_back(counter(shards, "herald_pings_sent_total", "Heartbeat pings sent.", &shard_stats::pings_sent));
   families.push_back(closes(shards));
   families.push_back(proxy_rejects(shards));
+  families.push_back(refusals(shards));
   families.push_back(client_errors(shards));
   families.push_back(auth_failures(shards));
   families.push_back(http_requests(shards));

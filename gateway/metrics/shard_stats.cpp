@@ -14,6 +14,7 @@ const char* to_string(close_reason r) {
     case close_reason::bad_utf8: return "bad_utf8";
     case close_reason::protocol_error: return "protocol_error";
     case close_reason::token_expired: return "token_expired";
+    case close_reason::rate_limited: return "rate_limited";
     case close_reason::count_: break;
   }
   return "unknown";
@@ -26,6 +27,17 @@ const char* to_string(proxy_reject r) {
     case proxy_reject::truncated: return "truncated";
     case proxy_reject::timeout: return "timeout";
     case proxy_reject::count_: break;
+  }
+  return "unknown";
+}
+
+const char* to_string(refusal r) {
+  switch (r) {
+    case refusal::origin: return "origin";
+    case refusal::per_ip_limit: return "per_ip_limit";
+    case refusal::connection_limit: return "connection_limit";
+    case refusal::draining: return "draining";
+    case refusal::count_: break;
   }
   return "unknown";
 }

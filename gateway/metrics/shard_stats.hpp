@@ -21,6 +21,7 @@ enum class close_reason : std::uint8_t {
   bad_utf8,        // invalid UTF-8 in a text frame (1007)
   protocol_error,  // any other WebSocket protocol violation
   token_expired,   // its token expired and no fresh one came within --token-expiry-grace (4001)
+  rate_limited,    // sent more than --client-rate allows (1008)
   count_
 };
 const char* to_string(close_reason r);
@@ -35,6 +36,17 @@ enum class proxy_reject : std::uint8_t {
   count_
 };
 const char* to_string(proxy_reject r);
+
+// Why a client was refused before it was served: a WebSocket upgrade
+// before the handshake, a long-poll or SSE stream before it was held.
+enum class refusal : std::uint8_t {
+  origin,            // Origin not in --allowed-origin (403)
+  per_ip_limit,      // its address holds --max-connections-per-ip (503)
+  connection_limit,  // the node holds --max-connections WebSockets (503)
+  draining,          // the node drains (503)
+  count_
+};
+const char* to_string(refusal r);
 
 // Fixed-bucket latency histogram; bounds in seconds.
 class latency_histogram {
@@ -62,6 +74,7 @@ struct shard_stats {
   std::uint64_t pings_sent = 0;            // heartbeat pings
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
   std::array<std::uint64_t, static_cast<std::size_t>(proxy_reject::count_)> proxy_rejected{};
+  std::array<std::uint64_t, static_cast<std::size_t>(refusal::count_)> refused{};
   std::map<std::string, std::uint64_t> client_errors;                     // by error code
   std::map<std::string, std::uint64_t> auth_failures;                     // refused tokens, by auth::to_string(reason)
   std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
@@ -83,6 +96,7 @@ struct shard_stats {
 
   void count_close(close_reason r) { ++closes[static_cast<std::size_t>(r)]; }
   void count_proxy_reject(proxy_reject r) { ++proxy_rejected[static_cast<std::size_t>(r)]; }
+  void count_refusal(refusal r) { ++refused[static_cast<std::size_t>(r)]; }
 };
 
 }  // namespace herald::metrics

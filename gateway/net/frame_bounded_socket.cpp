@@ -1,6 +1,10 @@
 #include "net/frame_bounded_socket.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <cerrno>
 
 namespace herald::net {
 
@@ -11,6 +15,50 @@ std::size_t frame_bounded_socket::read_limit(std::size_t want) {
   std::uint8_t next[14];
   const auto got = ::recv(sock_.native_handle(), next, sizeof next, MSG_PEEK | MSG_DONTWAIT);
   return scan_.limit(std::span<const std::uint8_t>(next, got > 0 ? static_cast<std::size_t>(got) : 0), want);
+}
+
+boost::system::error_code frame_bounded_socket::discard_some(std::size_t& discarded, bool& peer_close) {
+  const int fd = sock_.native_handle();
+  while (discarded < linger_budget) {
+    ssize_t got;
+    if (scan_.in_header()) {
+      // Header bytes go through the scanner, which needs them to find the
+      // frame's end; a close frame is recognised by its first byte.
+      std::uint8_t head[14];
+      const bool first = scan_.at_boundary();
+      got = ::recv(fd, head, read_limit(sizeof head), MSG_DONTWAIT);
+      if (got > 0) {
+        if (first && (head[0] & 0x0f) == 0x8) peer_close = true;
+        scan_.consume(head, static_cast<std::size_t>(got));
+      }
+    } else {
+      const auto n = scan_.limit({}, linger_budget - discarded);
+      got = ::recv(fd, nullptr, n, MSG_TRUNC | MSG_DONTWAIT);  // dropped without a copy
+      if (got > 0) scan_.skip(static_cast<std::size_t>(got));
+    }
+    if (got == 0) return asio::error::eof;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return asio::error::would_block;
+      return {errno, boost::system::system_category()};
+    }
+    discarded += static_cast<std::size_t>(got);
+    if (peer_close && scan_.at_boundary()) return asio::error::eof;
+  }
+  return {};
+}
+
+bool frame_bounded_socket::lingering() {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(sock_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  switch (info.tcpi_state) {
+    case TCP_FIN_WAIT1:
+    case TCP_FIN_WAIT2:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK: return true;
+    default: return false;
+  }
 }
 
 void teardown(boost::beast::role_type role, frame_bounded_socket& s, boost::system::error_code& ec) {

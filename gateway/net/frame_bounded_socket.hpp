@@ -16,9 +16,12 @@
 // Thread contract: shard-local, like the socket it wraps.
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
@@ -39,6 +42,17 @@ class frame_bounded_socket {
   socket_t& next_layer() noexcept { return sock_; }
   const socket_t& next_layer() const noexcept { return sock_; }
   bool at_frame_boundary() const { return scan_.at_boundary(); }
+
+  // The teardown's reads (see async_teardown below): discards what the
+  // socket holds, frame by frame, without blocking, until `discarded`
+  // reaches linger_budget. Returns would_block when the peer may send more,
+  // eof at its end or once its close frame is in whole (`peer_close` is set
+  // at its first byte: nothing follows a close frame), success once the
+  // budget is spent, else the socket's error.
+  boost::system::error_code discard_some(std::size_t& discarded, bool& peer_close);
+  // True once the teardown has shut our side down (the close frame is out
+  // then): from the TCP state, so it costs no byte per connection.
+  bool lingering();
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
@@ -67,13 +81,73 @@ class frame_bounded_socket {
   frame_scanner scan_;
 };
 
-// Beast's teardown customisation points (found by ADL): the TCP socket's.
+// Beast's teardown customisation points (found by ADL). The synchronous one
+// is the TCP socket's (herald never uses it).
 void teardown(boost::beast::role_type role, frame_bounded_socket& s, boost::system::error_code& ec);
 
+// The asynchronous one, which ends every WebSocket (our close, the peer's,
+// and Beast failing the connection, e.g. 1009 for a frame over
+// --max-message), lingers: after the close frame it shuts our side down,
+// then reads and discards what the peer still sends until its EOF, and only
+// then closes the socket. Closing with unread bytes in the receive buffer
+// makes the kernel send a reset, which can overtake the close frame: the
+// client would see 1006 instead of the code it was sent. (Beast 1.81's own
+// TCP teardown closes after the first read that returns data.)
+//
+// A peer that keeps sending after linger_budget bytes is no longer read: it
+// gets backpressure, which is what makes a client busy writing (Python
+// websockets in a send loop) read our close frame. The wait then ends when
+// the peer closes its side (what is left is discarded, at most
+// linger_budget more, before the socket is closed) or fails, or when
+// ws_session's heartbeat drops the socket after --close-timeout.
+inline constexpr std::size_t linger_budget = 4u << 20;
+
+namespace detail {
+
+struct linger_teardown {
+  enum class phase : std::uint8_t { start, draining, held };
+  frame_bounded_socket& s;
+  std::size_t discarded = 0;
+  phase at = phase::start;
+  bool peer_close = false;
+
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code ec = {}) {
+    auto& sock = s.next_layer();
+    if (at == phase::start) {
+      at = phase::draining;
+      boost::system::error_code ignored;  // a failed shutdown shows in the reads
+      sock.shutdown(socket_t::shutdown_send, ignored);
+      asio::post(sock.get_executor(), std::move(self));  // never complete inside the initiation
+      return;
+    }
+    // ws_session's heartbeat cancels the wait once a sweep while lingering()
+    // and the socket stays open: a held peer is read again (its close frame
+    // may be queued behind the frame it was writing).
+    if (ec == asio::error::operation_aborted && sock.is_open()) ec = {};
+    if (!ec) {
+      if (at == phase::held) discarded = 0;
+      ec = s.discard_some(discarded, peer_close);
+      if (ec == asio::error::would_block || (!ec && at == phase::draining)) {
+        if (!ec) at = phase::held;
+        sock.async_wait(at == phase::held ? socket_t::wait_error : socket_t::wait_read, std::move(self));
+        return;
+      }
+    }
+    if (ec == asio::error::eof) ec = {};
+    boost::system::error_code ignored;
+    sock.close(ignored);
+    self.complete(ec);
+  }
+};
+
+}  // namespace detail
+
 template <class TeardownHandler>
-void async_teardown(boost::beast::role_type role, frame_bounded_socket& s, TeardownHandler&& handler) {
-  using boost::beast::websocket::async_teardown;
-  async_teardown(role, s.next_layer(), std::forward<TeardownHandler>(handler));
+void async_teardown(boost::beast::role_type, frame_bounded_socket& s, TeardownHandler&& handler) {
+  // A server's teardown (herald's streams are all servers').
+  asio::async_compose<std::decay_t<TeardownHandler>, void(boost::system::error_code)>(
+      detail::linger_teardown{s}, handler, s.next_layer());
 }
 
 }  // namespace herald::net

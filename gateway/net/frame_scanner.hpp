@@ -22,6 +22,9 @@ class frame_scanner {
   std::size_t limit(std::span<const std::uint8_t> next, std::size_t want) const;
   // `n` bytes were read.
   void consume(const std::uint8_t* p, std::size_t n);
+  // `n` payload bytes were dropped unread; at most what limit() allows
+  // outside a header.
+  void skip(std::size_t n) { left_ -= n < left_ ? n : left_; }
 
   bool in_header() const { return left_ == 0; }
   // Between two frames: no byte of a frame has been read but not all of it.

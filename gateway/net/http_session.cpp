@@ -18,6 +18,7 @@
 
 #include "api/http_api.hpp"
 #include "config/options.hpp"
+#include "net/address_limit.hpp"
 #include "net/endpoint_text.hpp"
 #include "net/long_poll.hpp"
 #include "net/proxy_header.hpp"
@@ -77,17 +78,47 @@ asio::awaitable<void> answer_and_close(stream_t& stream, api::response& res) {
   stream.close();
 }
 
-// Refuses an upgrade with a status, or accepts it by returning nothing.
-std::optional<api::response> check_upgrade(const api::request& req, shard_context& ctx) {
+api::response refuse(shard_context& ctx, metrics::refusal why, http::status status, const char* text,
+                     unsigned version) {
+  ctx.state.stats.count_refusal(why);
+  return api::text_response(status, text, version);
+}
+
+// --allowed-origin: a browser page of another site is refused (403). A
+// request without Origin (not a browser's) goes on.
+std::optional<api::response> check_origin(const api::request& req, shard_context& ctx) {
+  if (!ctx.origins.enabled()) return std::nullopt;
+  auto it = req.find(http::field::origin);
+  if (it == req.end() || ctx.origins.allows(std::string_view(it->value().data(), it->value().size()))) {
+    return std::nullopt;
+  }
+  return refuse(ctx, metrics::refusal::origin, http::status::forbidden, "origin not allowed", req.version());
+}
+
+// --max-connections-per-ip: the lease the connection holds while it is a
+// WebSocket or a held request, or the 503 refusing it.
+std::variant<api::response, address_limit::lease> lease_for(const api::request& req, const tcp::endpoint& peer,
+                                                            shard_context& ctx) {
+  if (auto lease = ctx.per_ip.acquire(peer.address())) return std::move(*lease);
+  return refuse(ctx, metrics::refusal::per_ip_limit, http::status::service_unavailable,
+                "too many connections from this address", req.version());
+}
+
+// Refuses an upgrade with a status, or accepts it with the connection's
+// lease on its address.
+std::variant<api::response, address_limit::lease> check_upgrade(const api::request& req, const tcp::endpoint& peer,
+                                                                shard_context& ctx) {
   if (path_of(req) != "/ws") return api::text_response(http::status::not_found, "not found", req.version());
+  if (auto refusal = check_origin(req, ctx)) return std::move(*refusal);
   if (ctx.draining) {
-    return api::text_response(http::status::service_unavailable, "draining", req.version());
+    return refuse(ctx, metrics::refusal::draining, http::status::service_unavailable, "draining", req.version());
   }
   const auto limit = ctx.opts.max_connections;
   if (limit != 0 && ctx.open_total.load(std::memory_order_relaxed) >= limit) {
-    return api::text_response(http::status::service_unavailable, "connection limit reached", req.version());
+    return refuse(ctx, metrics::refusal::connection_limit, http::status::service_unavailable,
+                  "connection limit reached", req.version());
   }
-  return std::nullopt;
+  return lease_for(req, peer, ctx);
 }
 
 void reject_proxy_header(shard_context& ctx, std::uint64_t id, const tcp::endpoint& peer, metrics::proxy_reject why,
@@ -152,12 +183,19 @@ bool is_held(const api::request& req) {
 // session ends; a poll starts a new one through `back` when it has
 // answered), or returns the answer to a refused one, which the session
 // gives like any other.
+// Held requests pass the same Origin and per-address checks as upgrades
+// (not the WebSocket-only --max-connections), before their own.
 std::optional<api::response> hold(const api::request& req, stream_t& stream, const beast::flat_buffer& buffer,
                                   http_resume back, shard_context& ctx, bool keep_alive) {
+  if (auto refusal = check_origin(req, ctx)) return refusal;
+  auto leased = lease_for(req, back.peer, ctx);
+  if (auto* refusal = std::get_if<api::response>(&leased)) return std::move(*refusal);
+  auto& lease = std::get<address_limit::lease>(leased);
   if (path_of(req) == "/sse") {
     auto parsed = parse_sse(req, ctx);
     if (auto* refusal = std::get_if<api::response>(&parsed)) return std::move(*refusal);
     stream.expires_never();
+    std::get<sse_request>(parsed).lease = std::move(lease);
     start_sse(std::move(std::get<sse_request>(parsed)), stream.release_socket(), ctx);
     return std::nullopt;
   }
@@ -165,6 +203,7 @@ std::optional<api::response> hold(const api::request& req, stream_t& stream, con
   if (auto* refusal = std::get_if<api::response>(&parsed)) return std::move(*refusal);
   auto& poll = std::get<poll_request>(parsed);
   poll.keep_alive = keep_alive;
+  poll.lease = std::move(lease);
   back.leftover = leftover_of(buffer);
   stream.expires_never();
   start_poll(std::move(poll), stream.release_socket(), std::move(back), ctx);
@@ -200,7 +239,8 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
     }
     api::request req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
-      if (auto refusal = check_upgrade(req, ctx)) {
+      auto checked = check_upgrade(req, peer, ctx);
+      if (auto* refusal = std::get_if<api::response>(&checked)) {
         co_await answer_and_close(stream, *refusal);
         co_return;
       }
@@ -208,7 +248,7 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
       // From the shard's pool: no allocator header, and no hole left between
       // long-lived sessions when the handshake's transient memory is freed.
       ws_session::start(std::allocate_shared<ws_session>(pool_allocator<ws_session>{}, stream.release_socket(), id,
-                                                         peer, ctx),
+                                                         peer, ctx, std::move(std::get<address_limit::lease>(checked))),
                         std::move(req));
       co_return;
     }

@@ -29,6 +29,7 @@
 #include <variant>
 
 #include "api/http_api.hpp"
+#include "net/address_limit.hpp"
 #include "net/http_session.hpp"
 #include "net/types.hpp"
 
@@ -47,6 +48,7 @@ struct poll_request {
   std::optional<std::string> present_as;  // counted in the topic's presence as this user
   unsigned version = 11;                  // of the request, for the answer
   bool keep_alive = true;
+  address_limit::lease lease;             // --max-connections-per-ip: counted while held
 };
 
 // The answer to a refused poll (bad parameters, unknown token), or the poll.

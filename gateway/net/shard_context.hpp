@@ -15,7 +15,9 @@
 // the sessions in even batches over --drain-spread.
 //
 // Thread contract: shard-local, except `open_total` (an atomic shared by all
-// shards, touched once per connection open/close, never per message).
+// shards, touched once per connection open/close, never per message) and
+// `per_ip` (the node's thread-safe table, touched as rarely), and `origins`
+// (immutable).
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -28,6 +30,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "auth/origin_policy.hpp"
 #include "net/types.hpp"
 
 namespace herald::config {
@@ -48,11 +51,12 @@ namespace herald::net {
 
 class ws_session;
 class held_request;
+class address_limit;
 
 class shard_context {
  public:
   shard_context(executor_t ex, shard::shard_state& state, const config::options& opts, const api::token_auth& auth,
-                api::delivery& delivery, std::atomic<std::size_t>& open_total);
+                api::delivery& delivery, std::atomic<std::size_t>& open_total, address_limit& per_ip);
 
   shard::shard_state& state;
   const config::options& opts;
@@ -60,6 +64,8 @@ class shard_context {
   api::delivery& delivery;
   executor_t executor;
   std::atomic<std::size_t>& open_total;
+  address_limit& per_ip;               // --max-connections-per-ip, the node's one table
+  const auth::origin_policy origins;  // --allowed-origin
   bool draining = false;
   // Test seam: when set, runs on this shard after each WebSocket handshake,
   // just before the session joins the table, so a test can put a drain in

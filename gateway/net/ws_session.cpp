@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,6 +34,7 @@ websocket::close_reason close_frame_for(close_reason why) {
     case close_reason::idle_timeout: return {websocket::close_code::going_away, "idle timeout"};
     case close_reason::bad_utf8: return {websocket::close_code::bad_payload, "invalid UTF-8"};
     case close_reason::token_expired: return {static_cast<websocket::close_code>(4001), "token expired"};
+    case close_reason::rate_limited: return {websocket::close_code::policy_error, "rate limit"};
     default: return {websocket::close_code::normal};
   }
 }
@@ -54,8 +56,9 @@ bool older_than(ws_session::clock::time_point then, ws_session::clock::time_poin
 
 }  // namespace
 
-ws_session::ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx)
-    : ws_(std::move(socket)), ctx_(ctx), id_(id), peer_(peer) {}
+ws_session::ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+                       address_limit::lease lease)
+    : ws_(std::move(socket)), ctx_(ctx), id_(id), peer_(peer), lease_(std::move(lease)) {}
 
 ws_session::~ws_session() = default;
 
@@ -92,6 +95,7 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
   ws_.text(true);
   open_ = true;
   last_activity_ = last_ping_ = clock::now();
+  rate_tokens_ = std::numeric_limits<std::uint32_t>::max();  // a full bucket: within_rate() clamps it to the burst
   ctx_.add(this);
   ++ctx_.state.stats.websocket_sessions;
   // The upgrade passed the drain check in http_session, but the drain may
@@ -199,6 +203,12 @@ void ws_session::on_message(std::string_view text, bool is_text) {
   last_activity_ = clock::now();
   ++ctx_.state.stats.frames_received;
   if (closing_) return;
+  if (ctx_.opts.client_rate != 0 && !within_rate(last_activity_)) {
+    reply_error(proto::errc::rate_limited,
+                "more than " + std::to_string(ctx_.opts.client_rate) + " messages/s: closing (1008 rate limit)", {});
+    close(close_reason::rate_limited, true);  // the error frame goes first
+    return;
+  }
   // Beast 1.81 misses a UTF-8 sequence cut off by an empty final fragment
   // (and then fails the *next* message): check each whole message here.
   if (is_text && !proto::valid_utf8(text)) {
@@ -210,6 +220,25 @@ void ws_session::on_message(std::string_view text, bool is_text) {
   } else {
     reply_error(proto::errc::unsupported, "binary frames are not supported", {});
   }
+}
+
+// Integers only: the rate is whole messages/s, so a millisecond refills
+// exactly `rate` thousandths.
+bool ws_session::within_rate(clock::time_point now) {
+  const auto& o = ctx_.opts;
+  const std::uint64_t burst = o.client_rate_burst != 0 ? o.client_rate_burst : 2ull * o.client_rate;
+  const std::uint64_t full = std::min<std::uint64_t>(1000 * burst, std::numeric_limits<std::uint32_t>::max());
+  const auto now_ms =
+      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  const std::uint32_t elapsed = now_ms - rate_filled_ms_;  // modulo 2^32
+  rate_filled_ms_ = now_ms;
+  const std::uint64_t tokens = std::min<std::uint64_t>(full, rate_tokens_ + std::uint64_t{elapsed} * o.client_rate);
+  if (tokens < 1000) {
+    rate_tokens_ = static_cast<std::uint32_t>(tokens);
+    return false;
+  }
+  rate_tokens_ = static_cast<std::uint32_t>(tokens - 1000);
+  return true;
 }
 
 void ws_session::reply(std::string text) {
@@ -310,8 +339,20 @@ void ws_session::close(close_reason why, bool flush) {
 void ws_session::heartbeat(clock::time_point now) {
   if (!open_) return;
   const auto& o = ctx_.opts;
-  if (closing_) {
-    if (older_than(closing_since_, now, o.close_timeout)) force_close();
+  // Beast may also close on its own (it failed the connection, e.g. 1009,
+  // or answered the peer's close): the same deadline as our closes, counted
+  // from the first sweep that sees it.
+  const bool beast_closing = !closing_ && !ws_.is_open();
+  if (beast_closing && closing_since_ == clock::time_point{}) closing_since_ = now;
+  if (closing_ || beast_closing) {
+    if (older_than(closing_since_, now, o.close_timeout)) {
+      force_close();
+    } else if (ws_.next_layer().lingering()) {
+      // Wakes the teardown (frame_bounded_socket), which reads a peer it
+      // held back once more.
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(ws_).cancel(ignored);
+    }
     return;
   }
   if (older_than(last_activity_, now, o.idle_timeout)) {
@@ -344,6 +385,7 @@ void ws_session::teardown(const boost::system::error_code& ec) {
   topics_.clear();
   st.stats.dropped_closed += queue_.clear();
   ctx_.remove(this);
+  lease_.reset();
   force_close();  // wakes a writer still blocked on a stalled peer
   if (util::log_enabled(util::log_level::debug)) {
     util::log(util::log_level::debug, "websocket closed",

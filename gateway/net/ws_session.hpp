@@ -40,6 +40,7 @@
 #include "hub/catch_up.hpp"
 #include "hub/subscriber.hpp"
 #include "metrics/shard_stats.hpp"
+#include "net/address_limit.hpp"
 #include "net/frame_bounded_socket.hpp"
 #include "net/loop.hpp"
 #include "net/outbound_queue.hpp"
@@ -65,8 +66,10 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   using clock = std::chrono::steady_clock;
   using request = http::request<http::string_body>;
 
-  // `peer` is the client: the socket's peer, or what a PROXY header named.
-  ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx);
+  // `peer` is the client: the socket's peer, or what a PROXY header named;
+  // `lease` its place under --max-connections-per-ip, held for life.
+  ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+             address_limit::lease lease = {});
   ~ws_session();
 
   // Answers the upgrade `req` and runs the session until it closes.
@@ -103,6 +106,9 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void resume_reader();
   asio::awaitable<bool> handshake(request& req);
   void on_message(std::string_view text, bool is_text);
+  // --client-rate: takes a message's token from the bucket; false when it
+  // is empty.
+  bool within_rate(clock::time_point now);
   void configure();
   void handle_text(std::string_view text);
   void handle_request(proto::client_request& req);
@@ -165,6 +171,10 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::vector<topic_sub, pool_allocator<topic_sub>> topics_;
   topic_sub* find_topic(std::string_view name);
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
+  // --client-rate's token bucket: thousandths of a message, and when it was
+  // last filled (steady clock, ms, modulo 2^32: a gap under 49 days is exact).
+  std::uint32_t rate_tokens_ = 0;
+  std::uint32_t rate_filled_ms_ = 0;
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;
   // What a JWT said about this connection; allocated only for connections
@@ -177,6 +187,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::unique_ptr<credential> credential_;
   std::uint64_t id_;
   tcp::endpoint peer_;  // for logs, and for whatever comes to be keyed by client address
+  address_limit::lease lease_;  // --max-connections-per-ip (empty when off); given back at teardown
   clock::time_point last_activity_;
   clock::time_point last_ping_;
   clock::time_point closing_since_;
