@@ -21,10 +21,12 @@
 
 #include <openssl/hmac.h>
 
+#include "auth/jwt_keys.hpp"  // tests/: the unit tests' base64url
 #include "auth/jwt_verifier.hpp"
 #include "fuzz_check.hpp"
 
 namespace auth = herald::auth;
+using herald::test::base64url;
 
 namespace {
 
@@ -37,23 +39,6 @@ constexpr std::string_view public_pem =
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE5HgXFJaO5M1X+WG9JXCc6sn5s3gv\n"
     "ZSp8sAuPh/VNs0q7i1rDq+lH41W5fsiI4m4oUB5AEiZD3YWwxdoG9ezerw==\n"
     "-----END PUBLIC KEY-----\n";
-
-std::string base64url(std::string_view in) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(alphabet[(acc << (6 - bits)) & 0x3f]);
-  return out;
-}
 
 std::string signed_token(std::string_view header, std::string_view payload) {
   std::string input = base64url(header) + "." + base64url(payload);
