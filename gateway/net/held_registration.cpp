@@ -40,4 +40,8 @@ held_registration::~held_registration() {
   ctx_.state.poll_presence.end(target_.topic, *target_.presence_user, clock::now() + window);
 }
 
+void held_history::operator()(std::function<void(hub::history_slice)> done) const {
+  ctx.delivery.fetch_history(key, since, epoch, ctx.opts.history_size, ctx.executor, std::move(done));
+}
+
 }  // namespace herald::net

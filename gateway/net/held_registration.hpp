@@ -10,8 +10,11 @@
 //
 // Thread contract: shard-local.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+
+#include "hub/topic_log.hpp"
 
 namespace herald::hub {
 class subscriber;
@@ -44,6 +47,17 @@ class held_registration {
   held_request& held_;
   std::uint64_t& gauge_;
   held_target target_;
+};
+
+// The history a held request reads once registered (so nothing published
+// in between is missed): `co_await callback<hub::history_slice>(held_history{...})`
+// in its loop. Holds references only, to keep the loop's frame small.
+struct held_history {
+  shard_context& ctx;
+  const std::string& key;
+  const std::optional<std::uint64_t>& since;
+  const std::string& epoch;
+  void operator()(std::function<void(hub::history_slice)> done) const;
 };
 
 }  // namespace herald::net

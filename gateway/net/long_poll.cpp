@@ -145,10 +145,7 @@ loop held_poll::run(std::shared_ptr<held_poll> self) {
   auto& p = *self;
   p.reg.emplace(p.ctx, p, p, p.ctx.state.stats.polls_waiting, p.target());
   const auto key = p.req.topic.empty() ? api::delivery::user_key(p.req.user) : p.req.topic;
-  p.merge(co_await callback<hub::history_slice>([&](auto done) {
-    p.ctx.delivery.fetch_history(key, p.req.since, p.req.epoch, p.ctx.opts.history_size, p.ctx.executor,
-                                 std::move(done));
-  }));
+  p.merge(co_await callback<hub::history_slice>(held_history{p.ctx, key, p.req.since, p.req.epoch}));
   io_result r;
   boost::system::error_code ignored;
   if (p.wait && !p.released) {

@@ -146,10 +146,8 @@ std::chrono::steady_clock::time_point sse_stream::next_wake(std::chrono::steady_
 loop sse_stream::run(std::shared_ptr<sse_stream> self) {
   auto& s = *self;
   s.reg.emplace(s.ctx, s, s, s.ctx.state.stats.sse_streams, held_target{s.req.topic, {}, {}, s.req.presence_user});
-  auto refusal = s.open(co_await callback<hub::history_slice>([&](auto done) {
-    s.ctx.delivery.fetch_history(s.req.topic, s.req.since, s.req.epoch, s.ctx.opts.history_size, s.ctx.executor,
-                                 std::move(done));
-  }));
+  auto refusal =
+      s.open(co_await callback<hub::history_slice>(held_history{s.ctx, s.req.topic, s.req.since, s.req.epoch}));
   io_result r;
   boost::system::error_code ignored;
   if (refusal) {
