@@ -91,6 +91,11 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::uint32_t table_index = 0;  // position in shard_context's table
 
  private:
+  // Members are ordered so that no padding is left between them: an idle
+  // connection holds this object for life, and it comes from a 16-byte
+  // pool class (ws_session.cpp asserts the size).
+  tcp::endpoint peer_;  // for logs, and for whatever comes to be keyed by client address
+
   // The session's coroutines own a reference to it, so a session lives
   // exactly as long as one of them runs.
   static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
@@ -171,6 +176,15 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::vector<topic_sub, pool_allocator<topic_sub>> topics_;
   topic_sub* find_topic(std::string_view name);
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
+  metrics::close_reason close_reason_ = metrics::close_reason::peer;
+  bool open_ : 1 = false;        // handshake done and not yet torn down
+  bool writing_ : 1 = false;     // the write loop has a write in flight
+  bool ping_due_ : 1 = false;
+  bool closing_ : 1 = false;     // close() was called
+  bool flush_ : 1 = false;       // write what is queued before the close frame
+  bool close_sent_ : 1 = false;
+  bool read_paused_ : 1 = false;  // waiting for the owner to acknowledge a binding
+  bool beast_close_seen_ : 1 = false;  // a sweep saw Beast closing on its own (closing_since_ is set)
   // --client-rate's token bucket: thousandths of a message, and when it was
   // last filled (steady clock, ms, modulo 2^32: a gap under 49 days is exact).
   std::uint32_t rate_tokens_ = 0;
@@ -186,19 +200,15 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   };
   std::unique_ptr<credential> credential_;
   std::uint64_t id_;
-  tcp::endpoint peer_;  // for logs, and for whatever comes to be keyed by client address
   address_limit::lease lease_;  // --max-connections-per-ip (empty when off); given back at teardown
   clock::time_point last_activity_;
-  clock::time_point last_ping_;
-  clock::time_point closing_since_;
-  metrics::close_reason close_reason_ = metrics::close_reason::peer;
-  bool open_ = false;       // handshake done and not yet torn down
-  bool writing_ = false;    // the write loop has a write in flight
-  bool ping_due_ = false;
-  bool closing_ = false;    // close() was called
-  bool flush_ = false;      // write what is queued before the close frame
-  bool close_sent_ = false;
-  bool read_paused_ = false;  // waiting for the owner to acknowledge a binding
+  // Pings stop once a connection is closing, so one field serves both:
+  // when the last ping went out, then (from close(), or the first sweep
+  // that sees Beast closing) when closing began.
+  union {
+    clock::time_point last_ping_{};
+    clock::time_point closing_since_;
+  };
   std::coroutine_handle<> paused_reader_;
   io_result* reader_result_ = nullptr;  // the reader's result slot (in its frame)
   char chunk_[chunk_size];
