@@ -122,10 +122,10 @@ case "$cmd" in
     fi
     build -DHERALD_BUILD_TESTS=ON
     (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 600 "$@")
-    # Then, with SANITIZE=1, the same unit and integration suites under ASan +
-    # UBSan (off by default until a clean run of them is on record: see the
-    # README), and each libFuzzer target for FUZZ_SECONDS (30; 0 skips them).
-    if [ "${SANITIZE:-0}" = 1 ]; then sanitized_suites asan address,undefined; fi
+    # Then the same unit and integration suites under ASan + UBSan
+    # (SANITIZE=0 skips them), and each libFuzzer target for FUZZ_SECONDS
+    # (30; 0 skips them).
+    if [ "${SANITIZE:-1}" = 1 ]; then sanitized_suites asan address,undefined; fi
     [ "${FUZZ_SECONDS:-30}" = 0 ] || "$ROOT/tests/fuzz/run.sh" "${FUZZ_SECONDS:-30}"
     ;;
   *)
