@@ -175,7 +175,7 @@ parse_outcome parse_options(int argc, char** argv) {
                  "(PROXY v2's with --proxy-protocol) holds this many of them open; 0 = no limit")
       ->capture_default_str();
   app.add_option("--client-rate", o.client_rate,
-                 "Messages per second a WebSocket client may send (token bucket, see --client-rate-burst); "
+                 "Messages (and pings) per second a WebSocket client may send (token bucket, see --client-rate-burst); "
                  "beyond it: error rate_limited, then close 1008; 0 = no limit")
       ->check(CLI::Range(0u, 1000000u))->capture_default_str();
   app.add_option("--client-rate-burst", o.client_rate_burst,

@@ -81,8 +81,14 @@ void ws_session::configure() {
   ws_.read_message_max(ctx_.opts.max_message);
   // Frames go out whole: fragmenting would only add headers and syscalls.
   ws_.auto_fragment(false);
-  // A pong (or ping) from the client proves it is alive as much as data does.
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_activity_ = clock::now(); });
+  // A pong (or ping) from the client proves it is alive as much as data
+  // does. A ping also costs what a message does under --client-rate: Beast
+  // answers each with a pong inside the read, so a flood of them would
+  // otherwise make us write without limit and never finish that read.
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    last_activity_ = clock::now();
+    if (kind == websocket::frame_type::ping) refuse_over_rate();
+  });
 }
 
 asio::awaitable<bool> ws_session::handshake(request& req) {
@@ -208,13 +214,7 @@ void ws_session::on_chunk(std::size_t n) {
 void ws_session::on_message(std::string_view text, bool is_text) {
   last_activity_ = clock::now();
   ++ctx_.state.stats.frames_received;
-  if (closing_) return;
-  if (ctx_.opts.client_rate != 0 && !within_rate(last_activity_)) {
-    reply_error(proto::errc::rate_limited,
-                "more than " + std::to_string(ctx_.opts.client_rate) + " messages/s: closing (1008 rate limit)", {});
-    close(close_reason::rate_limited, true);  // the error frame goes first
-    return;
-  }
+  if (closing_ || refuse_over_rate()) return;
   // Beast 1.81 misses a UTF-8 sequence cut off by an empty final fragment
   // (and then fails the *next* message): check each whole message here.
   if (is_text && !proto::valid_utf8(text)) {
@@ -226,6 +226,14 @@ void ws_session::on_message(std::string_view text, bool is_text) {
   } else {
     reply_error(proto::errc::unsupported, "binary frames are not supported", {});
   }
+}
+
+bool ws_session::refuse_over_rate() {
+  if (closing_ || ctx_.opts.client_rate == 0 || within_rate(last_activity_)) return false;
+  reply_error(proto::errc::rate_limited,
+              "more than " + std::to_string(ctx_.opts.client_rate) + " messages/s: closing (1008 rate limit)", {});
+  close(close_reason::rate_limited, true);  // the error frame goes first
+  return true;
 }
 
 // Integers only: the rate is whole messages/s, so a millisecond refills

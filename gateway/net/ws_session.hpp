@@ -114,6 +114,9 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // --client-rate: takes a message's token from the bucket; false when it
   // is empty.
   bool within_rate(clock::time_point now);
+  // Takes a token for a message or a ping; when none is left, queues error
+  // rate_limited and closes 1008. True when it refused.
+  bool refuse_over_rate();
   void configure();
   void handle_text(std::string_view text);
   void handle_request(proto::client_request& req);

@@ -258,9 +258,20 @@ async def client_rate(binary, c):
             c.check("... after the burst's pongs, and as the last frame",
                     10 <= len(pongs) < 40 and docs and docs[-1].get("code") == "rate_limited", f"{len(pongs)} pongs")
             c.eq("... then close 1008 'rate limit'", (code, reason), (1008, "rate limit"))
+        async with hh.ws_connect(h.ws_url) as ws:
+            # WebSocket pings, not messages: each one makes the node write a pong.
+            waiters = [await ws.ping() for _ in range(40)]
+            code, reason, frames = await hh.expect_closed(ws)
+            answered = await asyncio.gather(*waiters, return_exceptions=True)
+            pongs = sum(1 for a in answered if not isinstance(a, Exception))
+            docs = [json.loads(f) for f in frames]
+            c.check("a ping flood is answered with error rate_limited",
+                    [d.get("code") for d in docs] == ["rate_limited"], repr(docs))
+            c.check("... after the burst's pongs only", 10 <= pongs < 40, f"{pongs} pongs")
+            c.eq("... then close 1008 'rate limit'", (code, reason), (1008, "rate limit"))
         m = hh.parse_metrics(h.metrics())
-        c.eq("the close is counted as reason=rate_limited",
-             m.get('herald_connections_closed_total{reason="rate_limited"}'), 1.0)
+        c.eq("both closes are counted as reason=rate_limited",
+             m.get('herald_connections_closed_total{reason="rate_limited"}'), 2.0)
         await by.still_receives("rate")
         c.eq("a bystander (a few messages of its own) received every push (rate)", by.missed, [])
     finally:
