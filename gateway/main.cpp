@@ -1,7 +1,9 @@
-// herald: entry point. Parses flags, starts a node, drains it on
-// SIGTERM/SIGINT. Everything else lives in server.cpp and below.
+// herald: entry point. Parses flags, starts a node, reloads its TLS
+// certificate on SIGHUP, drains it on SIGTERM/SIGINT. Everything else lives
+// in server.cpp and below.
 #include <csignal>
 #include <cstdio>
+#include <functional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,6 +11,33 @@
 #include "config/options.hpp"
 #include "server.hpp"
 #include "util/log.hpp"
+
+namespace {
+
+// Signals are waited for on the main thread, apart from the shards. Returns
+// at SIGTERM or SIGINT; every SIGHUP before that reloads the certificate
+// (which reads files: not a shard's work).
+void wait_for_signals(herald::server& node) {
+  using namespace herald;
+  boost::asio::io_context signals_ctx;
+  boost::asio::signal_set stop(signals_ctx, SIGINT, SIGTERM);
+  boost::asio::signal_set reload(signals_ctx, SIGHUP);
+  std::function<void()> wait_reload = [&] {
+    reload.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      node.reload_tls();
+      wait_reload();
+    });
+  };
+  wait_reload();
+  stop.async_wait([&](const boost::system::error_code&, int sig) {
+    util::log(util::log_level::info, "draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    reload.cancel();
+  });
+  signals_ctx.run();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace herald;
@@ -34,16 +63,12 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // Before the shards run: a TLS write to a vanished peer (OpenSSL's
+    // socket BIO writes without MSG_NOSIGNAL) must not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
     server node(opts, std::move(auth));
     node.start();
-    // Signals are waited for on the main thread, apart from the shards.
-    boost::asio::io_context signals_ctx;
-    boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int sig) {
-      util::log(util::log_level::info, "draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    });
-    std::signal(SIGPIPE, SIG_IGN);
-    signals_ctx.run();
+    wait_for_signals(node);
     node.drain();
     node.stop();
   } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include "net/address_limit.hpp"
 #include "net/listener.hpp"
 #include "net/shard_context.hpp"
+#include "net/tls_context.hpp"
 #include "net/unexpected.hpp"
 #include "shard/shard_pool.hpp"
 #include "shard/shard_state.hpp"
@@ -55,6 +56,7 @@ drain_plan plan_drain(const config::options& o) {
 // io_contexts and any coroutine frames still queued) goes last.
 struct server::parts {
   net::address_limit per_ip;  // before the pool: sessions its io_contexts still hold keep leases on it
+  std::unique_ptr<net::tls_context> tls;  // --tls-cert; before the pool, like per_ip (handshakes in flight use it)
   shard::shard_pool pool;
   std::vector<std::unique_ptr<shard::shard_state>> states;
   api::delivery delivery;
@@ -69,11 +71,12 @@ struct server::parts {
   parts(const config::options& o, const api::token_auth& auth, std::atomic<std::size_t>& open_total,
         const std::atomic<bool>& ready)
       : per_ip(o.max_connections_per_ip),
+        tls(o.tls_cert_file.empty() ? nullptr : std::make_unique<net::tls_context>(o.tls_cert_file, o.tls_key_file)),
         pool(o.threads),
         states(make_states(o)),
         delivery(pool, states),
         bus(make_bus(o, delivery)),
-        contexts(make_contexts(pool, states, o, auth, delivery, open_total, per_ip)),
+        contexts(make_contexts(pool, states, o, auth, delivery, open_total, per_ip, tls.get())),
         exposition(std::string(util::version()), o.node_name, std::string(util::commit())),
         status(o.status_page || !o.push_keys.empty() ? std::make_unique<metrics::status_history>() : nullptr),
         api(o, auth, delivery, pool, states, exposition, ready, bus.get(), status.get()),
@@ -107,11 +110,11 @@ struct server::parts {
   static std::vector<std::unique_ptr<net::shard_context>> make_contexts(
       shard::shard_pool& pool, std::vector<std::unique_ptr<shard::shard_state>>& states, const config::options& o,
       const api::token_auth& auth, api::delivery& delivery, std::atomic<std::size_t>& open_total,
-      net::address_limit& per_ip) {
+      net::address_limit& per_ip, net::tls_context* tls) {
     std::vector<std::unique_ptr<net::shard_context>> v;
     for (std::size_t i = 0; i < states.size(); ++i) {
       v.push_back(std::make_unique<net::shard_context>(pool.executor(i), *states[i], o, auth, delivery, open_total,
-                                                       per_ip));
+                                                       per_ip, tls));
     }
     return v;
   }
@@ -147,8 +150,23 @@ std::uint16_t server::start() {
              {"port", std::to_string(port)},
              {"shards", std::to_string(opts_.threads)},
              {"node", opts_.node_name},
-             {"fleet", parts_->bus ? "nats" : "standalone"}});
+             {"fleet", parts_->bus ? "nats" : "standalone"},
+             {"tls", parts_->tls ? parts_->tls->describe() : "off"}});
   return port;
+}
+
+bool server::reload_tls() {
+  auto* tls = parts_->tls.get();
+  if (tls == nullptr) {
+    util::log(util::log_level::info, "SIGHUP: no --tls-cert, nothing to reload");
+    return true;
+  }
+  if (auto error = tls->reload()) {
+    util::log(util::log_level::error, "TLS reload failed, the previous certificate stays", {{"error", *error}});
+    return false;
+  }
+  util::log(util::log_level::info, "TLS certificate reloaded", {{"certificate", tls->describe()}});
+  return true;
 }
 
 void server::set_after_handshake(std::function<void(net::shard_context&)> hook) {

@@ -3,8 +3,8 @@
 // HTTP API and the listener, and runs and stops them in the right order.
 // main() and the integration tests both drive a node through this class.
 //
-// Thread contract: start(), drain(), stop() and the destructor are called
-// from one controlling thread (main or a test), never from a shard.
+// Thread contract: start(), drain(), reload_tls(), stop() and the destructor
+// are called from one controlling thread (main or a test), never from a shard.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -48,6 +48,13 @@ class server {
   // handshake, before the session joins the shard (see
   // net::shard_context::after_handshake). Call before start().
   void set_after_handshake(std::function<void(net::shard_context&)> hook);
+
+  // SIGHUP: reads --tls-cert and --tls-key again; connections accepted from
+  // now on use the new certificate, open ones keep theirs. False (logged)
+  // when the files cannot be loaded: the previous certificate stays. Without
+  // TLS it only logs. Safe while the shards run (net::tls_context is
+  // thread-safe).
+  bool reload_tls();
 
   // Stops the shards and joins their threads. Idempotent.
   void stop();

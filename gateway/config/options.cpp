@@ -153,7 +153,8 @@ parse_outcome parse_options(int argc, char** argv) {
       ->delimiter(',');
   add_seconds(app, "--ping-interval", o.ping_interval, "Seconds between heartbeat pings to a quiet client");
   add_seconds(app, "--idle-timeout", o.idle_timeout, "Close a client silent for this many seconds");
-  add_seconds(app, "--handshake-timeout", o.handshake_timeout, "Seconds allowed for the WebSocket handshake");
+  add_seconds(app, "--handshake-timeout", o.handshake_timeout,
+              "Seconds allowed for the WebSocket handshake, and for the TLS handshake with --tls-cert");
   add_seconds(app, "--http-idle-timeout", o.http_idle_timeout, "Close an HTTP connection idle this long");
   add_seconds(app, "--close-timeout", o.close_timeout, "Seconds a closing handshake may take");
   add_seconds(app, "--drain-timeout", o.drain_timeout,
@@ -223,6 +224,11 @@ parse_outcome parse_options(int argc, char** argv) {
   app.add_option("--bus-stream", o.bus_stream, "JetStream stream holding the fleet's history")->capture_default_str();
   app.add_option("--bus-replicas", o.bus_replicas, "Replicas of the history stream (3 on a NATS cluster)")
       ->check(CLI::Range(1, 5))->capture_default_str();
+  app.add_option("--tls-cert", o.tls_cert_file,
+                 "Serve TLS (wss://, https://) on --listen with this PEM certificate, or chain (leaf first); needs "
+                 "--tls-key. SIGHUP reloads both files: new connections get the new certificate")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", o.tls_key_file, "PEM private key of --tls-cert (unencrypted)")->check(CLI::ExistingFile);
   app.add_flag("--proxy-protocol", o.proxy_protocol,
                "Every connection must start with a PROXY protocol v2 header (LOCAL accepted for health checks)");
   add_seconds(app, "--proxy-header-timeout", o.proxy_header_timeout, "Seconds allowed to send the PROXY header");
@@ -252,6 +258,10 @@ parse_outcome parse_options(int argc, char** argv) {
   }
   if (!split_listen(listen, o)) {
     std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
+    return {std::nullopt, 2};
+  }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    std::fprintf(stderr, "--tls-cert and --tls-key go together: give both or neither\n");
     return {std::nullopt, 2};
   }
   if (o.node_name.empty()) o.node_name = default_node_name(o);

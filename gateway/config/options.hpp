@@ -72,6 +72,11 @@ struct options {
   std::string bus_stream = "HERALD";        // JetStream stream holding every node's history
   int bus_replicas = 1;                     // stream replicas (3 on a 3-server NATS cluster)
 
+  // TLS on the listen port (issue 9): PEM certificate chain and key, both or
+  // neither; reloaded from the same paths on SIGHUP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
   // PROXY protocol v2 from an L4 balancer: every connection must start with it.
   bool proxy_protocol = false;
   seconds_d proxy_header_timeout{3};

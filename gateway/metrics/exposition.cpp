@@ -66,26 +66,35 @@ MetricFamily closes(const std::vector<shard_stats>& shards) {
   return f;
 }
 
-MetricFamily proxy_rejects(const std::vector<shard_stats>& shards) {
-  auto f = family("herald_proxy_header_rejected_total",
-                  "Connections dropped because their PROXY v2 header was missing or bad, by reason.",
-                  MetricType::Counter);
-  for (std::size_t r = 0; r < static_cast<std::size_t>(proxy_reject::count_); ++r) {
-    double v = sum_of(shards, [r](const shard_stats& s) { return s.proxy_rejected[r]; });
-    add_value(f, v, {{"reason", to_string(static_cast<proxy_reject>(r))}});
+// A counter with one sample per value of a reason enum (an array of
+// per-shard counts indexed by it, labelled with its to_string()).
+template <class Reason, std::size_t N>
+MetricFamily by_reason(const std::vector<shard_stats>& shards, std::string name, std::string help,
+                       std::array<std::uint64_t, N> shard_stats::*field) {
+  auto f = family(std::move(name), std::move(help), MetricType::Counter);
+  for (std::size_t r = 0; r < N; ++r) {
+    double v = sum_of(shards, [r, field](const shard_stats& s) { return (s.*field)[r]; });
+    add_value(f, v, {{"reason", to_string(static_cast<Reason>(r))}});
   }
   return f;
 }
 
+MetricFamily proxy_rejects(const std::vector<shard_stats>& shards) {
+  return by_reason<proxy_reject>(shards, "herald_proxy_header_rejected_total",
+                                 "Connections dropped because their PROXY v2 header was missing or bad, by reason.",
+                                 &shard_stats::proxy_rejected);
+}
+
 MetricFamily refusals(const std::vector<shard_stats>& shards) {
-  auto f = family("herald_connections_refused_total",
-                  "WebSocket upgrades (before the handshake), long-polls and SSE streams refused, by reason.",
-                  MetricType::Counter);
-  for (std::size_t r = 0; r < static_cast<std::size_t>(refusal::count_); ++r) {
-    double v = sum_of(shards, [r](const shard_stats& s) { return s.refused[r]; });
-    add_value(f, v, {{"reason", to_string(static_cast<refusal>(r))}});
-  }
-  return f;
+  return by_reason<refusal>(shards, "herald_connections_refused_total",
+                            "WebSocket upgrades (before the handshake), long-polls and SSE streams refused, by reason.",
+                            &shard_stats::refused);
+}
+
+MetricFamily tls_failures(const std::vector<shard_stats>& shards) {
+  return by_reason<tls_failure>(shards, "herald_tls_handshake_failures_total",
+                                "Connections dropped because their TLS handshake failed (--tls-cert), by reason.",
+                                &shard_stats::tls_failed);
 }
 
 MetricFamily client_errors(const std::vector<shard_stats>& shards) {
@@ -250,6 +259,7 @@ std::string exposition::render(const std::vector<shard_stats>& shards, const bus
   families.push_back(closes(shards));
   families.push_back(proxy_rejects(shards));
   families.push_back(refusals(shards));
+  families.push_back(tls_failures(shards));
   families.push_back(client_errors(shards));
   families.push_back(auth_failures(shards));
   families.push_back(http_requests(shards));

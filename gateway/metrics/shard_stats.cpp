@@ -42,6 +42,18 @@ const char* to_string(refusal r) {
   return "unknown";
 }
 
+const char* to_string(tls_failure r) {
+  switch (r) {
+    case tls_failure::http_request: return "http_request";
+    case tls_failure::version: return "version";
+    case tls_failure::protocol: return "protocol";
+    case tls_failure::closed: return "closed";
+    case tls_failure::timeout: return "timeout";
+    case tls_failure::count_: break;
+  }
+  return "unknown";
+}
+
 void latency_histogram::observe(double seconds) {
   auto it = std::lower_bound(bounds.begin(), bounds.end(), seconds);
   ++counts_[static_cast<std::size_t>(it - bounds.begin())];

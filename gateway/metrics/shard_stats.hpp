@@ -48,6 +48,18 @@ enum class refusal : std::uint8_t {
 };
 const char* to_string(refusal r);
 
+// Why a connection to a TLS port (--tls-cert) was dropped before HTTP: its
+// TLS handshake failed.
+enum class tls_failure : std::uint8_t {
+  http_request,  // plain HTTP sent to the TLS port
+  version,       // the client offers only protocol versions below TLS 1.2
+  protocol,      // any other TLS error: garbage, no shared cipher, a bad record
+  closed,        // the connection ended or was reset during the handshake
+  timeout,       // not complete within --handshake-timeout
+  count_
+};
+const char* to_string(tls_failure r);
+
 // Fixed-bucket latency histogram; bounds in seconds.
 class latency_histogram {
  public:
@@ -75,6 +87,7 @@ struct shard_stats {
   std::array<std::uint64_t, static_cast<std::size_t>(close_reason::count_)> closes{};
   std::array<std::uint64_t, static_cast<std::size_t>(proxy_reject::count_)> proxy_rejected{};
   std::array<std::uint64_t, static_cast<std::size_t>(refusal::count_)> refused{};
+  std::array<std::uint64_t, static_cast<std::size_t>(tls_failure::count_)> tls_failed{};
   std::map<std::string, std::uint64_t> client_errors;                     // by error code
   std::map<std::string, std::uint64_t> auth_failures;                     // refused tokens, by auth::to_string(reason)
   std::map<std::pair<std::string, int>, std::uint64_t> http_requests;     // (endpoint, status)
@@ -97,6 +110,7 @@ struct shard_stats {
   void count_close(close_reason r) { ++closes[static_cast<std::size_t>(r)]; }
   void count_proxy_reject(proxy_reject r) { ++proxy_rejected[static_cast<std::size_t>(r)]; }
   void count_refusal(refusal r) { ++refused[static_cast<std::size_t>(r)]; }
+  void count_tls_failure(tls_failure r) { ++tls_failed[static_cast<std::size_t>(r)]; }
 };
 
 }  // namespace herald::metrics

@@ -1,6 +1,7 @@
 #pragma once
-// frame_bounded_socket: the TCP socket under a connection's WebSocket
-// stream, reading no byte past the end of the WebSocket frame it is in.
+// frame_bounded_socket: the transport (TCP, or TLS over it) under a
+// connection's WebSocket stream, reading no byte past the end of the
+// WebSocket frame it is in.
 //
 // Why: Beast reads as much as fits into its own buffer, so once it returns a
 // message it may already hold the client's next frames, and nothing outside
@@ -9,9 +10,11 @@
 // an idle connection can park in a socket readiness wait (a small reactor
 // operation) instead of a parked Beast read operation (~800 B each, the
 // largest thing an idle connection would keep besides Beast's state).
-// The price: inside a header the next bytes are peeked (MSG_PEEK) to learn
-// the frame's size, one extra system call per client frame; server-to-client
-// traffic, the hot path, is untouched.
+// The price: inside a header the next bytes are peeked (MSG_PEEK, or
+// SSL_peek with TLS) to learn the frame's size, one extra system call per
+// client frame; server-to-client traffic, the hot path, is untouched.
+// With TLS, OpenSSL may hold bytes of the next frame it has read off the
+// socket (the rest of a record): parkable() says so.
 //
 // Thread contract: shard-local, like the socket it wraps.
 #include <cstddef>
@@ -26,6 +29,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 #include "net/frame_scanner.hpp"
+#include "net/transport.hpp"
 #include "net/types.hpp"
 
 namespace herald::net {
@@ -33,15 +37,17 @@ namespace herald::net {
 class frame_bounded_socket {
  public:
   using executor_type = executor_t;
-  using next_layer_type = socket_t;
+  using next_layer_type = transport;
   using lowest_layer_type = socket_t;
 
-  explicit frame_bounded_socket(socket_t s) : sock_(std::move(s)) {}
+  explicit frame_bounded_socket(transport t) : sock_(std::move(t)) {}
 
   executor_type get_executor() noexcept { return sock_.get_executor(); }
-  socket_t& next_layer() noexcept { return sock_; }
-  const socket_t& next_layer() const noexcept { return sock_; }
-  bool at_frame_boundary() const { return scan_.at_boundary(); }
+  transport& next_layer() noexcept { return sock_; }
+  const transport& next_layer() const noexcept { return sock_; }
+  // Between frames, and no byte of the next one read off the socket yet (by
+  // TLS): a socket readiness wait will see the next frame arrive.
+  bool parkable() const { return scan_.at_boundary() && !sock_.pending(); }
 
   // The teardown's reads (see async_teardown below): discards what the
   // socket holds, frame by frame, without blocking, until `discarded`
@@ -77,7 +83,7 @@ class frame_bounded_socket {
  private:
   std::size_t read_limit(std::size_t want);
 
-  socket_t sock_;
+  transport sock_;  // 48 bytes and the scanner's 24: as small as the plain socket and scanner were
   frame_scanner scan_;
 };
 
@@ -117,7 +123,7 @@ struct linger_teardown {
     if (at == phase::start) {
       at = phase::draining;
       boost::system::error_code ignored;  // a failed shutdown shows in the reads
-      sock.shutdown(socket_t::shutdown_send, ignored);
+      sock.shutdown_send(ignored);  // with TLS, close_notify first (best effort)
       asio::post(sock.get_executor(), std::move(self));  // never complete inside the initiation
       return;
     }
@@ -130,7 +136,8 @@ struct linger_teardown {
       ec = s.discard_some(discarded, peer_close);
       if (ec == asio::error::would_block || (!ec && at == phase::draining)) {
         if (!ec) at = phase::held;
-        sock.async_wait(at == phase::held ? socket_t::wait_error : socket_t::wait_read, std::move(self));
+        sock.next_layer().async_wait(at == phase::held ? socket_t::wait_error : socket_t::wait_read,
+                                     std::move(self));
         return;
       }
     }

@@ -16,11 +16,12 @@ std::uint8_t frame_scanner::byte_at(std::size_t i, std::span<const std::uint8_t>
 
 std::size_t frame_scanner::limit(std::span<const std::uint8_t> next, std::size_t want) const {
   if (left_ > 0) return static_cast<std::size_t>(std::min<std::uint64_t>(want, left_));
-  const std::size_t known = have_ + next.size();
+  const std::size_t have = have_;
+  const std::size_t known = have + next.size();
   // Until the header's size is known, read no more than its two fixed bytes.
-  if (known < 2) return std::min(want, 2 - have_);
+  if (known < 2) return std::min(want, 2 - have);
   const auto h = header_size(byte_at(1, next));
-  if (known < h) return std::min(want, h - have_);
+  if (known < h) return std::min(want, h - have);
   std::uint64_t payload = byte_at(1, next) & 0x7f;
   if (payload >= 126) {
     const std::size_t ext = payload == 126 ? 2 : 8;
@@ -30,7 +31,7 @@ std::size_t frame_scanner::limit(std::span<const std::uint8_t> next, std::size_t
   // A length near 2^64 must not wrap the sum to a few bytes (or to none: the
   // reader would spin on empty reads); Beast refuses such a frame once it has
   // the whole header (it is over read_message_max).
-  const std::uint64_t header_left = h - have_;
+  const std::uint64_t header_left = h - have;
   const std::uint64_t rest = payload > std::numeric_limits<std::uint64_t>::max() - header_left
                                  ? std::numeric_limits<std::uint64_t>::max()
                                  : header_left + payload;

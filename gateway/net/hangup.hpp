@@ -5,7 +5,9 @@
 // The held request waits on one timer (`wake`); watch_hangup() arms a
 // read-readiness wait on the socket whose handler, on EOF or error, sets
 // `hung_up` and cancels that timer. A peer that sends data instead
-// (pipelining) is no longer watched. Completion handlers, not
+// (pipelining) is no longer watched. On TLS the readiness may be a record
+// that is no data (a KeyUpdate, a partial record): the watch is armed again.
+// Completion handlers, not
 // awaitable_operators: g++ 12 miscompiles `co_await (a || b)` (a coroutine
 // taking awaitables by value inside a co_await expression).
 //
@@ -14,7 +16,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "net/types.hpp"
+#include "net/transport.hpp"
 
 namespace herald::net {
 
@@ -26,6 +28,6 @@ struct waker {
 
 // The handler keeps `w` alive; cancel the socket's operations (or close it)
 // when done holding, so the handler runs and lets go.
-void watch_hangup(socket_t& socket, std::shared_ptr<waker> w);
+void watch_hangup(transport& t, std::shared_ptr<waker> w);
 
 }  // namespace herald::net

@@ -7,7 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/basic_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -15,6 +15,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <openssl/sslerr.h>
 
 #include "api/http_api.hpp"
 #include "config/options.hpp"
@@ -24,6 +25,8 @@
 #include "net/proxy_header.hpp"
 #include "net/shard_context.hpp"
 #include "net/sse_stream.hpp"
+#include "net/tls_context.hpp"
+#include "net/transport.hpp"
 #include "net/unexpected.hpp"
 #include "net/ws_session.hpp"
 #include "shard/shard_state.hpp"
@@ -35,13 +38,59 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using stream_t = beast::basic_stream<tcp, executor_t>;
+using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+clock::duration ticks(config::seconds_d d) { return std::chrono::duration_cast<clock::duration>(d); }
+
+// The session's one timer (what beast::basic_stream gave before TLS came,
+// which cannot wrap a TLS transport): when it runs out the socket is closed,
+// which ends the operation in flight, and expired() tells that from the
+// peer's own failures. Its state is shared with the pending wait, so a wait
+// that completes after the session handed its transport on (or ended) finds
+// nothing to close; `tick` makes a completion from before the last
+// expires_after() a no-op.
+class deadline {
+ public:
+  explicit deadline(transport& t) : state_(std::allocate_shared<state>(pool_allocator<state>{}, t)) {}
+  ~deadline() { release(); }
+  deadline(const deadline&) = delete;
+  deadline& operator=(const deadline&) = delete;
+
+  void expires_after(clock::duration d) {
+    auto tick = ++state_->tick;
+    state_->timer.expires_after(d);
+    state_->timer.async_wait([s = state_, tick](const boost::system::error_code& ec) {
+      if (ec || s->tick != tick || s->t == nullptr) return;
+      s->expired = true;
+      boost::system::error_code ignored;
+      s->t->close(ignored);
+    });
+  }
+  bool expired() const { return state_->expired; }
+  // No deadline any more: the transport is handed on (or gone).
+  void release() {
+    state_->t = nullptr;
+    ++state_->tick;
+    state_->timer.cancel();
+  }
+
+ private:
+  struct state {
+    explicit state(transport& tr) : t(&tr), timer(tr.get_executor()) {}
+    transport* t;
+    asio::steady_timer timer;
+    std::uint32_t tick = 0;
+    bool expired = false;
+  };
+  std::shared_ptr<state> state_;
+};
 
 // The answer to a request that could not be parsed, or none when the peer
 // just went away (nothing to say to it).
-std::optional<http::status> status_for(const boost::system::error_code& ec) {
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == beast::error::timeout ||
+std::optional<http::status> status_for(const boost::system::error_code& ec, const deadline& dl) {
+  if (dl.expired()) return std::nullopt;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
       ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
     return std::nullopt;
   }
@@ -60,22 +109,22 @@ std::string_view path_of(const api::request& req) {
 // Sends a final answer and closes gently: after shutting down our side we
 // read (and discard) what the client is still sending for a moment, so its
 // TCP stack does not reset the connection before it reads our answer.
-asio::awaitable<void> answer_and_close(stream_t& stream, api::response& res) {
+asio::awaitable<void> answer_and_close(transport& t, deadline& dl, api::response& res) {
   res.keep_alive(false);
   res.prepare_payload();
-  stream.expires_after(std::chrono::seconds(5));
-  co_await http::async_write(stream, res, use_tuple);
+  dl.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(t, res, use_tuple);
   boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  t.shutdown_send(ec);
   char sink[4096];
   std::size_t discarded = 0;
-  stream.expires_after(std::chrono::seconds(1));
+  dl.expires_after(std::chrono::seconds(1));
   while (discarded < (1u << 20)) {
-    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    auto [rec, n] = co_await t.async_read_some(asio::buffer(sink), use_tuple);
     if (rec) break;
     discarded += n;
   }
-  stream.close();
+  t.close(ec);
 }
 
 api::response refuse(shard_context& ctx, metrics::refusal why, http::status status, const char* text,
@@ -121,12 +170,19 @@ std::variant<api::response, address_limit::lease> check_upgrade(const api::reque
   return lease_for(req, peer, ctx);
 }
 
+// A connection dropped before HTTP, at debug level (a scan of the port
+// must not flood the log; the counters say how many).
+void log_dropped(const char* what, std::uint64_t id, const tcp::endpoint& peer, const char* reason,
+                 std::string error = {}) {
+  if (!util::log_enabled(util::log_level::debug)) return;
+  util::log(util::log_level::debug, what,
+            {{"conn", std::to_string(id)}, {"peer", endpoint_text(peer)}, {"reason", reason}, {"error", std::move(error)}});
+}
+
 void reject_proxy_header(shard_context& ctx, std::uint64_t id, const tcp::endpoint& peer, metrics::proxy_reject why,
                          const char* detail) {
   ctx.state.stats.count_proxy_reject(why);
-  if (!util::log_enabled(util::log_level::debug)) return;
-  util::log(util::log_level::debug, "proxy header rejected",
-            {{"conn", std::to_string(id)}, {"peer", endpoint_text(peer)}, {"reason", detail}});
+  log_dropped("proxy header rejected", id, peer, detail, detail);
 }
 
 // Reads the PROXY v2 header that must open the connection, exactly: never a
@@ -134,11 +190,12 @@ void reject_proxy_header(shard_context& ctx, std::uint64_t id, const tcp::endpoi
 // success `peer` becomes the client the header names (PROXY over TCP) or
 // stays the socket's (LOCAL, other families). False: drop the connection;
 // it has been counted. The balancer gets no HTTP answer: it would not read one.
-asio::awaitable<bool> accept_proxy_header(stream_t& stream, std::uint64_t id, shard_context& ctx, tcp::endpoint& peer) {
+asio::awaitable<bool> accept_proxy_header(transport& t, deadline& dl, std::uint64_t id, shard_context& ctx,
+                                          tcp::endpoint& peer) {
   std::array<std::uint8_t, proxy_header_max> bytes;
   std::size_t have = 0;
   // One deadline for the whole header, however slowly it trickles in.
-  stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.proxy_header_timeout));
+  dl.expires_after(ticks(ctx.opts.proxy_header_timeout));
   for (;;) {
     const auto parsed = parse_proxy_header(std::span<const std::uint8_t>(bytes.data(), have));
     if (const auto* h = std::get_if<proxy_header>(&parsed)) {
@@ -152,9 +209,9 @@ asio::awaitable<bool> accept_proxy_header(stream_t& stream, std::uint64_t id, sh
       co_return false;
     }
     const std::size_t want = std::get<proxy_need_more>(parsed).total;
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(bytes.data() + have, want - have), use_tuple);
+    auto [ec, n] = co_await t.async_read_some(asio::buffer(bytes.data() + have, want - have), use_tuple);
     if (ec) {
-      const bool late = ec == beast::error::timeout;
+      const bool late = dl.expired();
       reject_proxy_header(ctx, id, peer, late ? metrics::proxy_reject::timeout : metrics::proxy_reject::truncated,
                           late ? "timeout" : "truncated");
       co_return false;
@@ -185,7 +242,7 @@ bool is_held(const api::request& req) {
 // gives like any other.
 // Held requests pass the same Origin and per-address checks as upgrades
 // (not the WebSocket-only --max-connections), before their own.
-std::optional<api::response> hold(const api::request& req, stream_t& stream, const beast::flat_buffer& buffer,
+std::optional<api::response> hold(const api::request& req, transport& t, deadline& dl, const beast::flat_buffer& buffer,
                                   http_resume back, shard_context& ctx, bool keep_alive) {
   if (auto refusal = check_origin(req, ctx)) return refusal;
   auto leased = lease_for(req, back.peer, ctx);
@@ -194,9 +251,9 @@ std::optional<api::response> hold(const api::request& req, stream_t& stream, con
   if (path_of(req) == "/sse") {
     auto parsed = parse_sse(req, ctx);
     if (auto* refusal = std::get_if<api::response>(&parsed)) return std::move(*refusal);
-    stream.expires_never();
+    dl.release();
     std::get<sse_request>(parsed).lease = std::move(lease);
-    start_sse(std::move(std::get<sse_request>(parsed)), stream.release_socket(), ctx);
+    start_sse(std::move(std::get<sse_request>(parsed)), std::move(t), ctx);
     return std::nullopt;
   }
   auto parsed = parse_poll(req, ctx);
@@ -205,58 +262,103 @@ std::optional<api::response> hold(const api::request& req, stream_t& stream, con
   poll.keep_alive = keep_alive;
   poll.lease = std::move(lease);
   back.leftover = leftover_of(buffer);
-  stream.expires_never();
-  start_poll(std::move(poll), stream.release_socket(), std::move(back), ctx);
+  dl.release();
+  start_poll(std::move(poll), std::move(t), std::move(back), ctx);
   return std::nullopt;
 }
 
-// `back`: set when the connection returns from a held request (its PROXY
-// header was read then, and it was counted).
-asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint peer, shard_context& ctx,
-                            api::http_api& api, std::optional<std::string> back) {
+// Why a TLS handshake failed, as herald_tls_handshake_failures_total{reason} says.
+metrics::tls_failure tls_failure_of(const boost::system::error_code& ec, const deadline& dl) {
+  if (dl.expired()) return metrics::tls_failure::timeout;
+  if (ec.category() != tls_category()) return metrics::tls_failure::closed;
+  switch (tls_reason(ec)) {
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST: return metrics::tls_failure::http_request;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW: return metrics::tls_failure::version;
+    default: return metrics::tls_failure::protocol;
+  }
+}
+
+// The TLS handshake of a new connection to a TLS port, after its PROXY
+// header (a balancer never encrypts that). False: drop the connection; it
+// has been counted. A client that sent plain HTTP or garbage gets no
+// answer but OpenSSL's alert: it would not read an HTTP one.
+asio::awaitable<bool> accept_tls(transport& t, deadline& dl, std::uint64_t id, shard_context& ctx,
+                                 const tcp::endpoint& peer) {
+  if (!t.start_tls(ctx.tls->new_ssl())) co_return false;  // out of memory
+  dl.expires_after(ticks(ctx.opts.handshake_timeout));
+  auto [ec] = co_await t.async_handshake(use_tuple);
+  if (!ec) co_return true;
+  const auto why = tls_failure_of(ec, dl);
+  ctx.state.stats.count_tls_failure(why);
+  log_dropped("tls handshake failed", id, peer, metrics::to_string(why), ec.message());
+  co_return false;
+}
+
+// A fresh connection's first steps, before its first request: counted, then
+// its PROXY header and its TLS handshake when the port wants them. False:
+// drop it.
+asio::awaitable<bool> open_connection(transport& t, deadline& dl, std::uint64_t id, shard_context& ctx,
+                                      tcp::endpoint& peer) {
+  ++ctx.state.stats.connections_accepted;
   boost::system::error_code ignored;
-  stream_t stream(std::move(socket));
+  t.next_layer().set_option(tcp::no_delay(true), ignored);
+  if (ctx.opts.proxy_protocol && !co_await accept_proxy_header(t, dl, id, ctx, peer)) co_return false;
+  if (ctx.tls != nullptr && !co_await accept_tls(t, dl, id, ctx, peer)) co_return false;
+  co_return true;
+}
+
+// Answers the upgrade `req` with a WebSocket session, or refuses it.
+asio::awaitable<void> upgrade(transport& t, deadline& dl, api::request req, std::uint64_t id,
+                              const tcp::endpoint& peer, shard_context& ctx) {
+  auto checked = check_upgrade(req, peer, ctx);
+  if (auto* refusal = std::get_if<api::response>(&checked)) {
+    co_await answer_and_close(t, dl, *refusal);
+    co_return;
+  }
+  dl.release();
+  // From the shard's pool: no allocator header, and no hole left between
+  // long-lived sessions when the handshake's transient memory is freed.
+  ws_session::start(std::allocate_shared<ws_session>(pool_allocator<ws_session>{}, std::move(t), id, peer, ctx,
+                                                     std::move(std::get<address_limit::lease>(checked))),
+                    std::move(req));
+}
+
+// `back`: set when the connection returns from a held request (its PROXY
+// header and TLS handshake were done then, and it was counted).
+asio::awaitable<void> serve(transport t, std::uint64_t id, tcp::endpoint peer, shard_context& ctx,
+                            api::http_api& api, std::optional<std::string> back) {
+  deadline dl(t);
   beast::flat_buffer buffer;
   if (back) {
     refill(buffer, *back);
-  } else {
-    ++ctx.state.stats.connections_accepted;
-    stream.socket().set_option(tcp::no_delay(true), ignored);
-    if (ctx.opts.proxy_protocol && !co_await accept_proxy_header(stream, id, ctx, peer)) co_return;
+  } else if (!co_await open_connection(t, dl, id, ctx, peer)) {
+    co_return;
   }
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(ctx.opts.max_header));
     parser.body_limit(ctx.opts.max_body);
-    stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    dl.expires_after(ticks(ctx.opts.http_idle_timeout));
+    auto [ec, n] = co_await http::async_read(t, buffer, parser, use_tuple);
     if (ec) {
-      if (auto status = status_for(ec)) {
+      if (auto status = status_for(ec, dl)) {
         auto res = api::text_response(*status, ec.message(), 11);
-        co_await answer_and_close(stream, res);
+        co_await answer_and_close(t, dl, res);
       }
       co_return;
     }
     api::request req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
-      auto checked = check_upgrade(req, peer, ctx);
-      if (auto* refusal = std::get_if<api::response>(&checked)) {
-        co_await answer_and_close(stream, *refusal);
-        co_return;
-      }
-      stream.expires_never();
-      // From the shard's pool: no allocator header, and no hole left between
-      // long-lived sessions when the handshake's transient memory is freed.
-      ws_session::start(std::allocate_shared<ws_session>(pool_allocator<ws_session>{}, stream.release_socket(), id,
-                                                         peer, ctx, std::move(std::get<address_limit::lease>(checked))),
-                        std::move(req));
+      co_await upgrade(t, dl, std::move(req), id, peer, ctx);
       co_return;
     }
     const bool keep_alive = req.keep_alive() && !ctx.draining;
     // No co_await inside ?: here: g++ 12 destroys such a temporary twice.
     api::response res;
     if (is_held(req)) {
-      auto refusal = hold(req, stream, buffer, http_resume{id, peer, &api, {}}, ctx, keep_alive);
+      auto refusal = hold(req, t, dl, buffer, http_resume{id, peer, &api, {}}, ctx, keep_alive);
       if (!refusal) co_return;  // the held request has the connection now
       res = std::move(*refusal);
     } else {
@@ -264,11 +366,12 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
     }
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    stream.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx.opts.http_idle_timeout));
-    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    dl.expires_after(ticks(ctx.opts.http_idle_timeout));
+    auto [wec, wn] = co_await http::async_write(t, res, use_tuple);
     if (wec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  boost::system::error_code ignored;
+  t.shutdown_send(ignored);
 }
 
 }  // namespace
@@ -276,12 +379,13 @@ asio::awaitable<void> serve(socket_t socket, std::uint64_t id, tcp::endpoint pee
 void http_session::start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                          api::http_api& api) {
   auto ex = socket.get_executor();
-  asio::co_spawn(ex, serve(std::move(socket), id, peer, ctx, api, std::nullopt), log_unexpected{"http_session"});
+  asio::co_spawn(ex, serve(transport(std::move(socket)), id, peer, ctx, api, std::nullopt),
+                 log_unexpected{"http_session"});
 }
 
-void http_session::resume(socket_t socket, http_resume back, shard_context& ctx) {
-  auto ex = socket.get_executor();
-  asio::co_spawn(ex, serve(std::move(socket), back.id, back.peer, ctx, *back.api, std::move(back.leftover)),
+void http_session::resume(transport t, http_resume back, shard_context& ctx) {
+  auto ex = t.get_executor();
+  asio::co_spawn(ex, serve(std::move(t), back.id, back.peer, ctx, *back.api, std::move(back.leftover)),
                  log_unexpected{"http_session"});
 }
 

@@ -14,6 +14,11 @@
 // herald_proxy_header_rejected_total{reason}. The client address it carries
 // replaces the socket's peer for logs (and anything else keyed by client).
 //
+// On a TLS port (--tls-cert) the TLS handshake follows the PROXY header,
+// within --handshake-timeout; a failed one drops the connection, counted in
+// herald_tls_handshake_failures_total{reason}. Everything after it, the
+// WebSocket and held requests included, runs over the TLS transport.
+//
 // A request the node holds (long-poll, SSE) takes the socket out of the
 // session, which ends; a long-poll gives it back when it has answered
 // (http_session::resume), so a held request keeps no parser, no buffer and
@@ -25,6 +30,7 @@
 #include <cstdint>
 #include <string>
 
+#include "net/transport.hpp"
 #include "net/types.hpp"
 
 namespace herald::api {
@@ -49,9 +55,9 @@ class http_session {
   // until it closes or upgrades.
   static void start(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                     api::http_api& api);
-  // Serves `socket` again after a held request was answered on it: no
-  // PROXY header expected, `back.leftover` parsed first.
-  static void resume(socket_t socket, http_resume back, shard_context& ctx);
+  // Serves `t` again after a held request was answered on it: no PROXY
+  // header or TLS handshake expected, `back.leftover` parsed first.
+  static void resume(transport t, http_resume back, shard_context& ctx);
 };
 
 }  // namespace herald::net

@@ -35,7 +35,7 @@ std::uint64_t last_offset(const std::vector<hub::local_frame>& frames, std::uint
 // while it is held, and what the answer is made of.
 class held_poll final : public hub::subscriber, public held_request, public waker {
  public:
-  held_poll(poll_request r, socket_t s, http_resume b, shard_context& c)
+  held_poll(poll_request r, transport s, http_resume b, shard_context& c)
       : waker(c.executor), req(std::move(r)), socket(std::move(s)), back(std::move(b)), ctx(c) {}
 
   hub::send_status deliver(const hub::local_frame& f) override {
@@ -65,7 +65,7 @@ class held_poll final : public hub::subscriber, public held_request, public wake
   void guard_write(const std::shared_ptr<held_poll>& self);
 
   poll_request req;
-  socket_t socket;
+  transport socket;
   http_resume back;
   shard_context& ctx;
   std::optional<held_registration> reg;
@@ -165,7 +165,7 @@ loop held_poll::run(std::shared_ptr<held_poll> self) {
   co_await io(r, [&](auto h) { http::async_write(p.socket, *res, std::move(h)); });
   p.wake.cancel();
   if (r.ec || !keep) {
-    p.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    p.socket.shutdown_send(ignored);
     co_return;
   }
   http_session::resume(std::move(p.socket), std::move(p.back), p.ctx);
@@ -233,7 +233,7 @@ std::variant<api::response, poll_request> parse_poll(const api::request& req, sh
   return p;
 }
 
-void start_poll(poll_request req, socket_t socket, http_resume back, shard_context& ctx) {
+void start_poll(poll_request req, transport socket, http_resume back, shard_context& ctx) {
   held_poll::run(std::allocate_shared<held_poll>(pool_allocator<held_poll>{}, std::move(req), std::move(socket),
                                                  std::move(back), ctx));
 }

@@ -31,6 +31,7 @@
 #include "api/http_api.hpp"
 #include "net/address_limit.hpp"
 #include "net/http_session.hpp"
+#include "net/transport.hpp"
 #include "net/types.hpp"
 
 namespace herald::net {
@@ -56,6 +57,6 @@ std::variant<api::response, poll_request> parse_poll(const api::request& req, sh
 
 // Holds `req` on `socket` until it is answered; then the connection goes
 // back to HTTP through `back` when it is kept alive.
-void start_poll(poll_request req, socket_t socket, http_resume back, shard_context& ctx);
+void start_poll(poll_request req, transport socket, http_resume back, shard_context& ctx);
 
 }  // namespace herald::net

@@ -18,9 +18,9 @@ namespace herald::net {
 
 shard_context::shard_context(executor_t ex, shard::shard_state& st, const config::options& o,
                              const api::token_auth& a, api::delivery& d, std::atomic<std::size_t>& total,
-                             address_limit& limit)
+                             address_limit& limit, tls_context* t)
     : state(st), opts(o), auth(a), delivery(d), executor(ex), open_total(total), per_ip(limit),
-      origins(o.allowed_origins),
+      origins(o.allowed_origins), tls(t),
       timer_(std::make_unique<asio::steady_timer>(ex)),
       drain_timer_(std::make_unique<asio::steady_timer>(ex)) {}
 

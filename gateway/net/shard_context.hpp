@@ -16,7 +16,8 @@
 //
 // Thread contract: shard-local, except `open_total` (an atomic shared by all
 // shards, touched once per connection open/close, never per message) and
-// `per_ip` (the node's thread-safe table, touched as rarely), and `origins`
+// `per_ip` (the node's thread-safe table, touched as rarely), `tls` (the
+// node's thread-safe TLS context, touched once per connection) and `origins`
 // (immutable).
 #include <atomic>
 #include <chrono>
@@ -52,11 +53,13 @@ namespace herald::net {
 class ws_session;
 class held_request;
 class address_limit;
+class tls_context;
 
 class shard_context {
  public:
   shard_context(executor_t ex, shard::shard_state& state, const config::options& opts, const api::token_auth& auth,
-                api::delivery& delivery, std::atomic<std::size_t>& open_total, address_limit& per_ip);
+                api::delivery& delivery, std::atomic<std::size_t>& open_total, address_limit& per_ip,
+                tls_context* tls = nullptr);
 
   shard::shard_state& state;
   const config::options& opts;
@@ -66,6 +69,7 @@ class shard_context {
   std::atomic<std::size_t>& open_total;
   address_limit& per_ip;               // --max-connections-per-ip, the node's one table
   const auth::origin_policy origins;  // --allowed-origin
+  tls_context* const tls;              // --tls-cert: every new connection is TLS; null for plain TCP
   bool draining = false;
   // Test seam: when set, runs on this shard after each WebSocket handshake,
   // just before the session joins the table, so a test can put a drain in

@@ -40,7 +40,7 @@ const std::string_view stream_head =
 
 class sse_stream final : public hub::subscriber, public held_request, public waker {
  public:
-  sse_stream(sse_request r, socket_t s, shard_context& c)
+  sse_stream(sse_request r, transport s, shard_context& c)
       : waker(c.executor), req(std::move(r)), socket(std::move(s)), ctx(c) {}
 
   hub::send_status deliver(const hub::local_frame& f) override {
@@ -79,7 +79,7 @@ class sse_stream final : public hub::subscriber, public held_request, public wak
   std::chrono::steady_clock::time_point next_wake(std::chrono::steady_clock::duration ping_every) const;
 
   sse_request req;
-  socket_t socket;
+  transport socket;
   shard_context& ctx;
   std::optional<held_registration> reg;
   outbound_queue queue;
@@ -155,7 +155,7 @@ loop sse_stream::run(std::shared_ptr<sse_stream> self) {
     refusal->keep_alive(false);
     refusal->prepare_payload();
     co_await io(r, [&](auto h) { http::async_write(s.socket, *refusal, std::move(h)); });
-    s.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    s.socket.shutdown_send(ignored);
     co_return;
   }
   watch_hangup(s.socket, self);
@@ -214,7 +214,7 @@ std::variant<api::response, sse_request> parse_sse(const api::request& req, shar
   return s;
 }
 
-void start_sse(sse_request req, socket_t socket, shard_context& ctx) {
+void start_sse(sse_request req, transport socket, shard_context& ctx) {
   sse_stream::run(std::allocate_shared<sse_stream>(pool_allocator<sse_stream>{}, std::move(req), std::move(socket), ctx));
 }
 

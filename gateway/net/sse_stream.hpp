@@ -21,6 +21,7 @@
 
 #include "api/http_api.hpp"
 #include "net/address_limit.hpp"
+#include "net/transport.hpp"
 #include "net/types.hpp"
 
 namespace herald::net {
@@ -42,6 +43,6 @@ struct sse_request {
 std::variant<api::response, sse_request> parse_sse(const api::request& req, shard_context& ctx);
 
 // Serves the stream on `socket` until it ends; the connection closes with it.
-void start_sse(sse_request req, socket_t socket, shard_context& ctx);
+void start_sse(sse_request req, transport socket, shard_context& ctx);
 
 }  // namespace herald::net

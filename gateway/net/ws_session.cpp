@@ -56,9 +56,9 @@ bool older_than(ws_session::clock::time_point then, ws_session::clock::time_poin
 
 }  // namespace
 
-ws_session::ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+ws_session::ws_session(transport t, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                        address_limit::lease lease)
-    : peer_(peer), ws_(std::move(socket)), ctx_(ctx), id_(id), lease_(std::move(lease)) {}
+    : peer_(peer), ws_(std::move(t)), ctx_(ctx), id_(id), lease_(std::move(lease)) {}
 
 ws_session::~ws_session() = default;
 
@@ -129,7 +129,7 @@ asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self,
 }
 
 bool ws_session::parkable() const {
-  return !message_ && ws_.is_message_done() && ws_.next_layer().at_frame_boundary();
+  return !message_ && ws_.is_message_done() && ws_.next_layer().parkable();
 }
 
 struct ws_session::next_input {
@@ -149,8 +149,7 @@ struct ws_session::next_input {
   // handlers hold the session, the result slot and the coroutine only.
   void start(std::coroutine_handle<> h) {
     if (!s.parkable()) return read(h);
-    auto& sock = s.ws_.next_layer().next_layer();
-    sock.async_wait(socket_t::wait_read, ready{&s, &r, h});
+    beast::get_lowest_layer(s.ws_).async_wait(socket_t::wait_read, ready{&s, &r, h});
   }
   void read(std::coroutine_handle<> h) {
     s.ws_.async_read_some(asio::buffer(s.chunk_), io_handler{&r, h});

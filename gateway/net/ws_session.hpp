@@ -68,7 +68,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
 
   // `peer` is the client: the socket's peer, or what a PROXY header named;
   // `lease` its place under --max-connections-per-ip, held for life.
-  ws_session(socket_t socket, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
+  ws_session(transport t, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
              address_limit::lease lease = {});
   ~ws_session();
 
@@ -101,7 +101,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
   static loop reader(std::shared_ptr<ws_session> self);
   static loop writer(std::shared_ptr<ws_session> self);
-  // Idle between messages: Beast holds no bytes of a next frame.
+  // Idle between messages: neither Beast nor TLS holds bytes of a next frame.
   bool parkable() const;
   void on_chunk(std::size_t n);
   // The reader's one suspension point: waits while reading is paused (a
