@@ -102,10 +102,11 @@ void teardown(boost::beast::role_type role, frame_bounded_socket& s, boost::syst
 //
 // A peer that keeps sending after linger_budget bytes is no longer read: it
 // gets backpressure, which is what makes a client busy writing (Python
-// websockets in a send loop) read our close frame. The wait then ends when
-// the peer closes its side (what is left is discarded, at most
-// linger_budget more, before the socket is closed) or fails, or when
-// ws_session's heartbeat drops the socket after --close-timeout.
+// websockets in a send loop) read our close frame. Each heartbeat sweep
+// (and the peer's end) wakes it for one more budget, and a spent budget
+// holds the peer back again. The wait ends at the peer's close frame or
+// end of stream, its failure, or when ws_session's heartbeat drops the
+// socket after --close-timeout.
 inline constexpr std::size_t linger_budget = 4u << 20;
 
 namespace detail {
@@ -132,9 +133,15 @@ struct linger_teardown {
     // may be queued behind the frame it was writing).
     if (ec == asio::error::operation_aborted && sock.is_open()) ec = {};
     if (!ec) {
-      if (at == phase::held) discarded = 0;
+      if (at == phase::held) {  // a sweep (or the peer's end) woke it: a new budget
+        discarded = 0;
+        at = phase::draining;
+      }
       ec = s.discard_some(discarded, peer_close);
-      if (ec == asio::error::would_block || (!ec && at == phase::draining)) {
+      // Success means the budget is spent and the peer may have more:
+      // hold it back again (closing now would reset it with our close
+      // frame still unread; that was the rare 1006).
+      if (ec == asio::error::would_block || !ec) {
         if (!ec) at = phase::held;
         sock.next_layer().async_wait(at == phase::held ? socket_t::wait_error : socket_t::wait_read,
                                      std::move(self));
