@@ -327,6 +327,17 @@ std::string encode_authed(std::string_view user, std::string_view id) {
   return out;
 }
 
+std::string encode_topic_error(std::string_view code, std::string_view topic, std::string_view reason) {
+  std::string out = R"({"op":"error","code":)";
+  append_json_string(out, code);
+  out += R"(,"topic":)";
+  append_json_string(out, topic);
+  out += R"(,"reason":)";
+  append_json_string(out, reason);
+  out += '}';
+  return out;
+}
+
 std::string encode_error(const error_reply& e) {
   std::string out = R"({"op":"error","code":)";
   append_json_string(out, e.code);

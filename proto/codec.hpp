@@ -130,6 +130,9 @@ std::string encode_reply(std::string_view op, std::string_view topic, std::strin
 std::string encode_authed(std::string_view user, std::string_view id);
 // {"op":"error","code":C,"reason":R[,"id":ID]}
 std::string encode_error(const error_reply& e);
+// An error about one subscription that no request asked for (e.g. its
+// subscription token expired): the error frame with "topic".
+std::string encode_topic_error(std::string_view code, std::string_view topic, std::string_view reason);
 // {"topic":T,"epoch":E,"offset":N,"recovered":B,"messages":[M...]} where
 // each M is already a JSON envelope (a frame's text).
 std::string encode_history(std::string_view topic, std::string_view epoch, std::uint64_t offset, bool recovered,

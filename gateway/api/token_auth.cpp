@@ -29,7 +29,7 @@ bool read_whole(const std::string& path, std::string& out, std::string& error) {
 }
 
 decision unauthorized(auth::failure f) {
-  return {proto::errc::unauthorized, std::string(auth::describe(f)), f};
+  return {proto::errc::unauthorized, std::string(auth::describe(f)), f, std::nullopt};
 }
 
 }  // namespace
@@ -121,6 +121,7 @@ decision token_auth::may_subscribe(std::string_view user, std::span<const std::s
                                    std::string_view topic, std::string_view subscription_token,
                                    std::int64_t now_unix) const {
   bool granted = false;
+  std::int64_t grant_exp = 0;
   if (!subscription_token.empty()) {
     // Without keys nothing can vouch for a subscription token.
     if (!jwt_) return unauthorized(auth::failure::unknown_token);
@@ -129,10 +130,18 @@ decision token_auth::may_subscribe(std::string_view user, std::span<const std::s
     if (r.claims->channel != topic) return unauthorized(auth::failure::wrong_channel);
     if (r.claims->sub != user) return unauthorized(auth::failure::wrong_user);
     granted = true;
+    grant_exp = r.claims->exp;
   }
   auto v = policy_.may_subscribe({user, topic, channels, granted});
-  if (v == auth::verdict::allowed) return {};
-  return {proto::errc::forbidden, std::string(auth::describe(v)), auth::failure::none};
+  if (v == auth::verdict::allowed) {
+    decision d;
+    // The token's exp binds the subscription only if it was needed.
+    if (granted && policy_.may_subscribe({user, topic, channels, false}) != auth::verdict::allowed) {
+      d.grant_expires = grant_exp;
+    }
+    return d;
+  }
+  return {proto::errc::forbidden, std::string(auth::describe(v)), auth::failure::none, std::nullopt};
 }
 
 authorization token_auth::authorize(std::optional<std::string_view> token, std::string_view topic,
@@ -147,15 +156,17 @@ authorization token_auth::authorize(std::optional<std::string_view> token, std::
     }
     who = std::move(*r.who);
   }
+  out.expires = who.expires;
   if (!topic.empty()) {
     auto d = may_subscribe(who.user, who.channels, topic, subscription_token, now_unix);
     if (!d.ok()) {
       static_cast<decision&>(out) = std::move(d);
       return out;
     }
+    // A held request ends at whichever expires first.
+    if (d.grant_expires && (!out.expires || *d.grant_expires < *out.expires)) out.expires = d.grant_expires;
   }
   out.user = std::move(who.user);
-  out.expires = who.expires;
   return out;
 }
 

@@ -55,6 +55,9 @@ struct decision {
   std::string_view code;  // empty: allowed; else proto::errc::unauthorized or ::forbidden
   std::string reason;     // for humans; never holds a token
   auth::failure failure = auth::failure::none;  // why, when unauthorized (for herald_auth_failures_total)
+  // Allowed only by a subscription token: its exp (Unix seconds), after
+  // which the subscription must end unless a fresh token renews it.
+  std::optional<std::int64_t> grant_expires;
   bool ok() const { return code.empty(); }
   // 200 when allowed, 401 unauthorized, 403 forbidden.
   unsigned http_status() const;
@@ -63,7 +66,7 @@ struct decision {
 // What /poll and /sse need to know before they hold a request (see authorize()).
 struct authorization : decision {
   std::string user;                     // empty: no token (anonymous)
-  std::optional<std::int64_t> expires;  // the token's exp (Unix seconds); none: never
+  std::optional<std::int64_t> expires;  // the token's exp, or the subscription token's when sooner (Unix seconds); none: never
 };
 
 class token_auth {

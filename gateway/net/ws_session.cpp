@@ -376,6 +376,7 @@ void ws_session::heartbeat(clock::time_point now) {
     return;
   }
   if (credential_ && credential_->expires_at <= now && token_expired(now)) return;
+  if (credential_ && !credential_->grants.empty()) expire_grants(now);
   if (older_than(last_activity_, now, o.ping_interval) && older_than(last_ping_, now, o.ping_interval)) {
     ping_due_ = true;
     last_ping_ = now;

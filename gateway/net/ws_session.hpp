@@ -131,7 +131,15 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // the channels.
   void take_identity(api::identity who, std::string_view event, std::function<void()> then);
   void refuse_token(auth::failure why, std::string id);
-  bool may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id);
+  // Whether this connection may subscribe `topic`; `grant_expires` is set
+  // when only the subscription token allowed it (its exp).
+  bool may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id,
+                     std::optional<std::int64_t>& grant_expires);
+  // Records (or renews, or clears when none) the expiry of a subscription.
+  void track_grant(const std::string& topic, std::optional<std::int64_t> expires);
+  // Heartbeat: warns of an expired subscription token, then ends the
+  // subscription once --token-expiry-grace has passed.
+  void expire_grants(clock::time_point now);
   void start_subscription(const std::string& topic, std::optional<std::uint64_t> since, const std::string& epoch,
                           const std::string& id);
   // Heartbeat: tells a connection whose token expired, and closes it (4001)
@@ -200,6 +208,14 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
     clock::time_point expires_at = clock::time_point::max();
     bool warned = false;                // the token_expired error frame went out
     std::vector<std::string> channels;  // granted by the tokens' "channels"
+    // Subscriptions only a subscription token allowed, until its exp (then,
+    // once warned, until the grace has passed).
+    struct grant {
+      std::string topic;
+      clock::time_point expires_at;
+      bool warned = false;
+    };
+    std::vector<grant> grants;
   };
   std::unique_ptr<credential> credential_;
   std::uint64_t id_;

@@ -180,9 +180,51 @@ bool ws_session::token_expired(clock::time_point now) {
   return true;
 }
 
+void ws_session::track_grant(const std::string& topic, std::optional<std::int64_t> expires) {
+  if (!expires && (!credential_ || credential_->grants.empty())) return;
+  if (!credential_) credential_ = std::make_unique<credential>();
+  auto& grants = credential_->grants;
+  auto it = std::find_if(grants.begin(), grants.end(), [&](const credential::grant& g) { return g.topic == topic; });
+  if (!expires) {
+    if (it != grants.end()) grants.erase(it);
+    return;
+  }
+  const auto at = clock::now() + std::chrono::seconds(std::max<std::int64_t>(0, *expires - api::token_auth::now()));
+  if (it == grants.end()) it = grants.insert(grants.end(), {topic, at});
+  it->expires_at = at;
+  it->warned = false;
+}
+
+// Like the connection's token: the grace runs from the error frame.
+void ws_session::expire_grants(clock::time_point now) {
+  auto& grants = credential_->grants;
+  const auto grace = std::chrono::duration_cast<clock::duration>(ctx_.opts.token_expiry_grace);
+  for (std::size_t i = 0; i < grants.size();) {
+    auto& g = grants[i];
+    if (g.expires_at > now) {
+      ++i;
+    } else if (!g.warned) {
+      g.warned = true;
+      g.expires_at = now + grace;
+      ++ctx_.state.stats.client_errors[std::string(proto::errc::token_expired)];
+      reply(proto::encode_topic_error(proto::errc::token_expired, g.topic,
+                                      "subscription token expired: subscribe again with a fresh sub_token within " +
+                                          seconds_text(ctx_.opts.token_expiry_grace) + " s or the subscription ends"));
+      ++i;
+    } else {
+      const auto topic = std::move(g.topic);
+      grants.erase(grants.begin() + static_cast<std::ptrdiff_t>(i));
+      if (!leave_topic(topic)) continue;
+      std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
+      reply(proto::encode_reply("unsubscribed", topic, {}));
+    }
+  }
+}
+
 // The user a topic is asked for: the one it is limited to when this
 // connection is bound to that user, else the connection's first user.
-bool ws_session::may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id) {
+bool ws_session::may_subscribe(const std::string& topic, std::string_view subscription_token, const std::string& id,
+                               std::optional<std::int64_t>& grant_expires) {
   const std::string first = presence_user();
   std::string_view user = first;
   const auto owner = proto::topic_owner(topic);
@@ -190,7 +232,10 @@ bool ws_session::may_subscribe(const std::string& topic, std::string_view subscr
   std::span<const std::string> channels;
   if (credential_) channels = credential_->channels;
   auto d = ctx_.auth.may_subscribe(user, channels, topic, subscription_token, api::token_auth::now());
-  if (d.ok()) return true;
+  if (d.ok()) {
+    grant_expires = d.grant_expires;
+    return true;
+  }
   if (d.failure != auth::failure::none) ++ctx_.state.stats.auth_failures[std::string(auth::to_string(d.failure))];
   reply_error(d.code, std::move(d.reason), id);
   return false;
@@ -244,8 +289,13 @@ ws_session::topic_sub* ws_session::find_topic(std::string_view name) {
 // (to recover with since) asks nothing more.
 void ws_session::handle_subscribe(proto::client_request& req) {
   const bool fresh = find_topic(req.topic) == nullptr;
-  if (fresh && !may_subscribe(req.topic, req.token, req.id)) return;
+  // Subscribing again with a subscription token renews the subscription's
+  // expiry (a refused one leaves the subscription as it was); without one
+  // it only resumes.
+  std::optional<std::int64_t> until;
+  if ((fresh || !req.token.empty()) && !may_subscribe(req.topic, req.token, req.id, until)) return;
   if (fresh && !under_subscription_limit(req.id)) return;
+  if (fresh || !req.token.empty()) track_grant(req.topic, until);
   start_subscription(req.topic, req.since, req.epoch, req.id);
 }
 
@@ -307,6 +357,7 @@ void ws_session::handle_unsubscribe(proto::client_request& req) {
     return;
   }
   std::erase_if(topics_, [&](const topic_sub& t) { return t.name == req.topic; });
+  track_grant(req.topic, std::nullopt);
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
 
@@ -320,7 +371,8 @@ void ws_session::handle_publish(proto::client_request& req) {
     return;
   }
   // A publisher must be one who may subscribe (a subscribed topic passed that).
-  if (!find_topic(req.topic) && !may_subscribe(req.topic, {}, req.id)) return;
+  std::optional<std::int64_t> unused;  // no subscription token here
+  if (!find_topic(req.topic) && !may_subscribe(req.topic, {}, req.id, unused)) return;
   asio::co_spawn(ctx_.executor, publish_task(shared_from_this(), std::move(req.topic), std::move(req.data), req.id),
                  log_unexpected{"ws_session publish"});
 }

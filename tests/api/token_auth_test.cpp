@@ -236,6 +236,28 @@ BOOST_AUTO_TEST_CASE(a_private_topic_is_allowed_with_a_subscription_token_for_th
   BOOST_TEST(auth.may_subscribe("alice", granted, "$ops", {}, now).ok());
 }
 
+BOOST_AUTO_TEST_CASE(a_subscription_that_only_its_subscription_token_allows_expires_with_that_token) {
+  auto auth = with_jwt();
+  const auto now = ht::unix_now();
+  const std::vector<std::string> no_channels;
+  auto by_token = auth.may_subscribe("alice", no_channels, "$ops", subscription_token("alice", "$ops", 30), now);
+  BOOST_TEST_REQUIRE(by_token.ok());
+  BOOST_TEST_REQUIRE(by_token.grant_expires.has_value());
+  BOOST_TEST((*by_token.grant_expires - now == 30 || *by_token.grant_expires - now == 31));  // minted a second later, maybe
+  // A public topic needs no token: one given does not bind the subscription.
+  auto public_topic = auth.may_subscribe("alice", no_channels, "news", subscription_token("alice", "news", 30), now);
+  BOOST_TEST(public_topic.ok());
+  BOOST_TEST(!public_topic.grant_expires.has_value());
+  // Granted by the connection token's channels: its own expiry applies instead.
+  const std::vector<std::string> granted = {"$ops"};
+  auto by_channels = auth.may_subscribe("alice", granted, "$ops", subscription_token("alice", "$ops", 30), now);
+  BOOST_TEST(!by_channels.grant_expires.has_value());
+  // A held request ends at whichever token expires first.
+  auto held = auth.authorize(connection_token("alice"), "$ops", subscription_token("alice", "$ops", 20), now);
+  BOOST_TEST_REQUIRE(held.expires.has_value());
+  BOOST_TEST((*held.expires - now == 20 || *held.expires - now == 21));  // the 60 s connection token's is later
+}
+
 BOOST_AUTO_TEST_CASE(subscribe_allow_patterns_from_the_options_refuse_other_topics_as_forbidden) {
   herald::config::options o;
   o.subscribe_allow = {"room:*"};

@@ -234,7 +234,36 @@ async def check_expiry(c, h):
                 c.eq("... and stays open past the grace", extra, [])
             except websockets.exceptions.ConnectionClosed as e:
                 c.check("... and stays open past the grace", False, f"closed {e.code} {e.reason}")
-    async with hh.section(c, "expiry of held HTTP requests"):
+    async with hh.section(c, "expiry of a subscription token"):
+        async with hh.ws_connect(h.ws_url) as ws, hh.ws_connect(h.ws_url) as renewer:
+            await auth(ws, token("sam"))
+            await auth(renewer, token("rae"))
+            c.eq("a private topic subscribed with a 2 s subscription token",
+                 (await subscribe(ws, "$brief", 2, token("sam", channel="$brief", exp_in=2))).get("op"), "subscribed")
+            exp = int(time.time()) + 2
+            c.eq("... and one that will renew its token",
+                 (await subscribe(renewer, "$brief", 2, token("rae", channel="$brief", exp_in=2))).get("op"),
+                 "subscribed")
+            doc = await wait_for_op(ws, lambda d: d.get("op") == "error", 30)
+            c.check("when the token expires the subscriber gets error token_expired naming the topic",
+                    is_error(doc, "token_expired") and doc.get("topic") == "$brief", repr(doc))
+            doc = await wait_for_op(renewer, lambda d: d.get("op") == "error", 30)
+            c.check("... so does the one that will renew", is_error(doc, "token_expired"), repr(doc))
+            doc = await subscribe(renewer, "$brief", 3, token("rae", channel="$brief"))
+            c.eq("subscribing again with a fresh subscription token is accepted", doc.get("op"), "subscribed")
+            doc = await wait_for_op(ws, lambda d: d.get("op") == "unsubscribed", 30)
+            c.eq("without a fresh token the subscription ends after the grace",
+                 doc, {"op": "unsubscribed", "topic": "$brief"})
+            await asyncio.sleep(max(0.0, exp + GRACE + 2 - time.time()))  # past the renewer's own end too
+            status, _, _ = await h.ahttp("POST", "/api/v1/publish", json.dumps({"topic": "$brief", "data": "later"}),
+                                         headers={"Authorization": "Bearer new-key"})
+            c.eq("a publish after that is accepted", status, 200)
+            doc = await wait_for_op(renewer, lambda d: d.get("op") == "message", 10)
+            c.eq("... the renewed subscription receives it", (doc or {}).get("data"), "later")
+            got = await wait_for_op(ws, lambda d: d.get("op") == "message", 2)
+            c.eq("... the ended one does not", got, None)
+            c.eq("... and the ended connection itself stays open", await hh.ws_ping(ws), [])
+
         # timeout=60: only the token's exp (2 s) can answer it in time.
         started = time.time()
         status, _, text = await h.ahttp("GET", f"/poll?topic=room:exp&timeout=60&token={token('pam', exp_in=2)}",
