@@ -9,6 +9,8 @@
  *     url: 'http://127.0.0.1:8080',   // default: the page's origin
  *     token: 'alice',                 // needed to publish and to appear in presence
  *     transport: 'auto',              // 'websocket' | 'longpoll' | 'sse' | 'auto'
+ *     getToken(ctx) {},               // optional, for expiring tokens (JWTs): below
+ *     onTokenError(err) {},           // optional: getToken threw, rejected or gave no string
  *   });
  *   const sub = h.subscribe('room:lobby', {
  *     onMessage(msg) {},   // {op:'message', topic, offset, epoch, ts, data, from?}
@@ -40,6 +42,35 @@
  * so a restarted server is not hit by every client at the same instant.
  * 'auto' tries WebSocket and settles on long-polling if the first WebSocket
  * cannot open within 3 s (proxies that block upgrades).
+ *
+ * Expiring tokens: getToken(ctx) returns a token string (or a Promise of one)
+ * and is then the source of truth for `token`: every token the client sends
+ * after that is the last one it returned (options.token, if also given, is
+ * used until then; without it getToken is called before the first request).
+ * ctx.reason says why it is called:
+ *   'initial'  no token yet;
+ *   'expired'  the token ran out: WebSocket error `token_expired`, an SSE
+ *              `token_expired` event, or a JWT whose `exp` is less than a
+ *              second away (the client reads `exp` without checking the
+ *              signature, so a held long-poll the server answered at `exp`
+ *              is followed by a fresh token, not by a 401);
+ *   'refused'  the server refused it: `unauthorized` answering `auth`, close
+ *              4001, or a 401 on /poll, /sse (seen through /api/v1/history,
+ *              since EventSource hides statuses), client-publish, or a
+ *              `?token=` in a WebSocket URL (a browser shows a 401 there only
+ *              as a socket that never opened, so that counts as one).
+ * On `token_expired` the WebSocket sends `auth` with the fresh token on the
+ * same connection (the server then keeps it; a failing getToken is retried
+ * with backoff until the grace runs out); a refused fresh token or a
+ * close 4001 reconnects with one more fresh token and resumes every topic from
+ * its last offset. Long-poll and SSE continue from the remembered offsets
+ * with the fresh token. Calls made at once (several topics) share one
+ * getToken call. A getToken that throws, rejects or returns no string is
+ * reported to onTokenError (err.code 'token_unavailable', err.cause) and
+ * called again after the usual backoff, the state 'disconnected' until it
+ * succeeds; a token the server keeps refusing backs off the same way (never
+ * a hot loop). A getToken that never settles leaves the client waiting.
+ * Without getToken nothing of this happens: `token` is sent as given.
  *
  * Thread contract: single-threaded (JavaScript event loop); callbacks run on it.
  * A callback that throws is reported with console.error and does not stop delivery.
@@ -76,6 +107,22 @@
   function callSafely(fn, arg) {
     if (typeof fn !== 'function') return;
     try { fn(arg); } catch (e) { if (typeof console !== 'undefined') console.error('herald: handler threw', e); }
+  }
+
+  // When a compact JWS's `exp` falls (ms since 1970), else null. Reading the
+  // claim needs no key: it only tells the client to fetch a fresh token before
+  // sending one the server would refuse anyway.
+  function tokenExpiry(token) {
+    var parts = typeof token === 'string' ? token.split('.') : [];
+    if (parts.length !== 3 || typeof atob !== 'function') return null;
+    try {
+      var b = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (b.length % 4) b += '=';
+      var claims = JSON.parse(atob(b));
+      return claims && typeof claims.exp === 'number' ? claims.exp * 1000 : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function heraldError(code, reason) {
@@ -119,10 +166,17 @@
       this.everOpened = false;
       this.firstTry = 0;  // when the first connect began ('auto' measures from it)
       this.state = 'idle';  // no socket until the first subscribe
+      // getToken only:
+      this.fetching = false;    // a token is being fetched before connecting
+      this.needToken = false;   // 'refused': the server refused the token, fetch one first
+      this.usedToken = undefined;  // the token this connection authenticated with
+      this.authPending = false; // auth sent, not yet answered
+      this.renewing = null;     // the socket a token_expired renewal runs for
+      this.renewSleeper = new Sleeper();
     }
 
     start() {
-      if (!this.ws && !this.timer && !this.stopped) this._connect();
+      if (!this.ws && !this.timer && !this.fetching && !this.stopped) this._connect();
     }
 
     _setState(s) {
@@ -134,14 +188,37 @@
       var self = this;
       if (this.h._held) {
         this._setState('disconnected');
-        this.h._whenReleased().then(function () { if (!self.stopped && !self.ws && !self.timer) self._connect(); });
+        this.h._whenReleased().then(function () { if (!self.stopped && !self.ws && !self.timer && !self.fetching) self._connect(); });
         return;
       }
       this._setState('connecting');
+      if (this.h._tokenNeeded(this.needToken)) {
+        // Connecting with a token the server would refuse only to learn so
+        // costs a round trip and, on a URL token, is indistinguishable from
+        // an outage: fetch the fresh one first.
+        this.fetching = true;
+        this.h._freshToken(this.needToken || this.h._staleReason(), this.usedToken).then(function () {
+          self.fetching = false;
+          if (self.stopped) return;
+          self.needToken = false;
+          self._open();
+        }, function (err) {
+          self.fetching = false;
+          if (!self.stopped) self._down(err.message, true);
+        });
+        return;
+      }
+      this._open();
+    }
+
+    _open() {
+      var self = this;
       var WS = this.h._WebSocket;
       var ws;
+      var url = this.h._wsUrlWithToken();
+      this.usedToken = this.h.opts.token;
       try {
-        ws = new WS(this.h._wsUrl);
+        ws = new WS(url);
       } catch (e) {
         this._down('cannot create WebSocket: ' + e.message);
         return;
@@ -153,18 +230,31 @@
       var openTimer = setTimeout(function () {
         if (self.ws === ws && ws.readyState !== 1) self._down('WebSocket did not open in ' + limit + ' ms');
       }, limit);
+      var wasOpen = false;
       ws.onopen = function () {
         clearTimeout(openTimer);
+        wasOpen = true;
         if (self.ws === ws) self._opened();
       };
       ws.onmessage = function (ev) {
         if (self.ws === ws) self._frame(ev.data);
       };
-      ws.onclose = function (ev) {
+      var closed = function (ev) {
         clearTimeout(openTimer);
-        if (self.ws === ws) self._down('closed ' + ev.code + (ev.reason ? ' ' + ev.reason : ''));
+        if (self.ws !== ws) return;
+        if (self.h.opts.getToken) {
+          // 4001: the token expired and no fresh one arrived in the grace. A
+          // `?token=` URL the server refused with 401 shows up only as a
+          // socket that closed without opening, so treat that as a refusal too.
+          if (ev.code === 4001 || (self.h._wsUrlToken && !wasOpen)) self.needToken = 'refused';
+        }
+        self._down('closed ' + ev.code + (ev.reason ? ' ' + ev.reason : ''));
       };
-      ws.onerror = function () { /* a close event always follows */ };
+      ws.onclose = closed;
+      // Browsers follow an error with a close event; Node's WebSocket (undici)
+      // fires only the error when the handshake is refused (a 401 for a bad
+      // `?token=`), which would otherwise wait out the open timeout.
+      ws.onerror = function () { if (!wasOpen) closed({ code: 1006, reason: '' }); };
     }
 
     // 'auto' and no socket has opened yet: WebSocket is still on probation.
@@ -179,7 +269,12 @@
       this.pingSent = 0;
       // Frames are handled in order by the server, so auth, subscribes and any
       // publish after them can be pipelined without waiting for replies.
-      if (this.h.opts.token) this._request({ op: 'auth', token: this.h.opts.token });
+      if (this.h.opts.token) {
+        // With getToken the backoff is only reset once the token is accepted,
+        // so a token the server keeps refusing cannot reconnect at full speed.
+        this.authPending = !!this.h.opts.getToken;
+        this._request({ op: 'auth', token: this.h.opts.token }, { kind: 'auth' });
+      }
       this.h._topics.forEach(function (ts) { self._subscribe(ts); });
       this._setState('connected');
       this.heartbeat = setInterval(function () { self._beat(); }, Math.max(1000, Math.min(this.h.opts.pingInterval, this.h.opts.pingTimeout) / 2));
@@ -198,9 +293,14 @@
     // Tears the socket down and schedules the next attempt. Requests in flight
     // are rejected: whether a publish reached the server is unknown, and
     // retrying could publish twice.
-    _down(why) {
+    // `noSocket`: no connection was tried (getToken failed), so this says
+    // nothing about whether WebSocket works: no 'auto' fallback.
+    _down(why, noSocket) {
       var ws = this.ws;
       this.ws = null;
+      this.authPending = false;
+      this.renewing = null;
+      this.renewSleeper.cancel();
       if (this.heartbeat) { clearInterval(this.heartbeat); this.heartbeat = null; }
       if (ws) {
         ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -215,7 +315,7 @@
       var self = this;
       var delay = backoffDelay(this.attempt++, this.h.opts);
       var left = this.firstTry + this.h.opts.autoFallbackAfter - Date.now();
-      if (this._autoPending() && delay >= left) {
+      if (this._autoPending() && delay >= left && !noSocket) {
         // The next try would come after the probation: settle for long-polling.
         this.timer = setTimeout(function () {
           self.timer = null;
@@ -267,7 +367,7 @@
       if (!msg || typeof msg !== 'object' || Array.isArray(msg)) { this.h._emitRaw(text); return; }
       // The server answered something after open: the connection is healthy,
       // so the next outage starts its backoff from the shortest delay.
-      this.attempt = 0;
+      if (!this.authPending) this.attempt = 0;
       if (msg.id !== undefined && this.pending.has(msg.id)) {
         var p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
@@ -278,11 +378,45 @@
       if (msg.op === 'message' && msg.topic !== undefined) this.h._onEnvelope(msg);
       else if (msg.op === 'join' || msg.op === 'leave') this.h._onEnvelope(msg);
       else if (msg.op === 'message' && msg.user !== undefined) this.h._emitPush(msg);
+      else if (msg.op === 'error' && msg.code === 'token_expired' && this.h.opts.getToken) this._renew(this.ws);
       else if (msg.op === 'error') this.h._log('server error: ' + msg.code + ' ' + msg.reason);
     }
 
+    // token_expired: the server keeps this socket for --token-expiry-grace
+    // if `auth` brings a fresh token, and reconnecting would cost a resume of
+    // every topic, so renew in place. A getToken failure is retried (with
+    // backoff) until the grace runs out; the close 4001 then takes over.
+    async _renew(ws) {
+      if (this.renewing === ws) return;
+      this.renewing = ws;
+      var stale = this.usedToken;
+      for (var n = 0; this.renewing === ws; n++) {
+        try {
+          var token = await this.h._freshToken('expired', stale);
+          if (this.renewing !== ws) return;
+          this.renewing = null;
+          this.usedToken = token;
+          this._request({ op: 'auth', token: token }, { kind: 'auth', renewal: true });
+          return;
+        } catch (e) {
+          if (this.renewing !== ws) return;
+          await this.renewSleeper.sleep(backoffDelay(n, this.h.opts));
+        }
+      }
+    }
+
     _reply(p, msg) {
-      if (p.kind === 'subscribe') {
+      if (p.kind === 'auth' && this.h.opts.getToken) {
+        if (msg.op === 'authed') {
+          this.authPending = false;
+          this.attempt = 0;
+        } else if (msg.op === 'error' && msg.code === 'unauthorized') {
+          // Whatever this socket subscribed meanwhile went in without the
+          // user: start clean with a token fetched for the purpose.
+          this.needToken = 'refused';
+          this._down('token refused: ' + msg.reason);
+        }
+      } else if (p.kind === 'subscribe') {
         if (msg.op === 'error') this.h._subscribeFailed(p.ts, heraldError(msg.code, msg.reason));
         else if (this.h._topics.get(p.ts.name) === p.ts) this.h._onSubscribed(p.ts, msg, p.resumed);
       } else if (p.resolve) {
@@ -333,6 +467,8 @@
       this.sleeper = new Sleeper();
       this.state = 'connecting';
       this.confirmed = false;
+      this.needToken = false;  // getToken only: 'refused' | 'expired', fetch one first
+      this.usedToken = undefined;
     }
 
     _setState(s) {
@@ -355,12 +491,15 @@
           await this.h._whenReleased();
           continue;
         }
+        if (!await this.h._ensureToken(this)) continue;
+        if (this.stopped) return;
         var ts = this.ts;
         var resumed = ts.known;
         var q = 'topic=' + encodeURIComponent(ts.name) + '&since=' + ts.last + '&timeout=' + this.h.opts.pollTimeout;
         if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
         // The token counts this client in the topic's presence while its polls keep coming.
         if (this.h.opts.token) q += '&token=' + encodeURIComponent(this.h.opts.token);
+        this.usedToken = this.h.opts.token;
         // A poll the server is still holding after a second has reached it
         // (refused connections fail faster), so count it as connected.
         var held = setTimeout(function () { self._setState('connected'); }, 1000);
@@ -384,7 +523,7 @@
           if (e.code === 'bad_since') this.h._positionRejected(ts);
           else if (e.status === 403 || e.status === 400) this.h._subscribeFailed(ts, e);
           this._setState('disconnected');
-          await this.sleeper.sleep(backoffDelay(this.attempt++, this.h.opts));
+          await this.h._afterFailure(this, e);
         }
       }
     }
@@ -415,6 +554,9 @@
       this.sleeper = new Sleeper();
       this.state = 'connecting';
       this.ended = null;  // resolves when the current stream fails
+      this.needToken = false;  // getToken only, as in PollChannel
+      this.usedToken = undefined;
+      this.expired = false;    // the stream ended with a token_expired event
     }
 
     _setState(s) {
@@ -431,6 +573,8 @@
           await this.h._whenReleased();
           continue;
         }
+        if (!await this.h._ensureToken(this)) continue;
+        if (this.stopped) return;
         try {
           // A fresh stream would start at "now" without saying where that is,
           // and a refused one tells EventSource nothing about why; a plain
@@ -440,14 +584,18 @@
         } catch (e) {
           if (this.stopped) return;
           this._setState('disconnected');
-          await this.sleeper.sleep(backoffDelay(this.attempt++, this.h.opts));
+          await this.h._afterFailure(this, e);
           continue;
         }
         if (this.stopped) return;
+        this.expired = false;
         var opened = await this._stream();
         if (this.stopped) return;
         checkFirst = !opened;
         this._setState('disconnected');
+        // The server ended the stream at the token's exp, as announced: no
+        // outage, so straight on with a fresh token from the last offset.
+        if (this.expired) { this.needToken = 'expired'; continue; }
         await this.sleeper.sleep(backoffDelay(this.attempt++, this.h.opts));
       }
     }
@@ -461,6 +609,8 @@
       var ts = this.ts;
       var q = 'topic=' + encodeURIComponent(ts.name) + '&since=' + ts.last + '&limit=1';
       if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
+      // History refuses a bad token with the 401 the failed stream hid.
+      if (this.h.opts.getToken && this.h.opts.token) q += '&token=' + encodeURIComponent(this.h.opts.token);
       try {
         await this.h._getJson('/api/v1/history?' + q, null, this.h.opts.requestTimeout);
       } catch (e) {
@@ -477,6 +627,7 @@
       var q = 'topic=' + encodeURIComponent(ts.name) + '&since=' + ts.last;
       if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
       if (this.h.opts.token) q += '&token=' + encodeURIComponent(this.h.opts.token);
+      this.usedToken = this.h.opts.token;
       this._setState('connecting');
       var ES = this.h._EventSource;
       var es = new ES(this.h._httpUrl('/sse?' + q));
@@ -500,6 +651,13 @@
           var env;
           try { env = JSON.parse(ev.data); } catch (e) { return; }
           if (!env || typeof env !== 'object') return;
+          if (env.op === 'error' && env.code === 'token_expired' && self.h.opts.getToken) {
+            // The stream's last event. Closing it here keeps EventSource from
+            // reconnecting by itself with the expired token.
+            self.expired = true;
+            if (self.ended) self.ended();
+            return;
+          }
           if (env.topic === undefined) env.topic = ts.name;
           if (env.op === 'subscribed') self.h._onSubscribed(ts, env, true);
           else self.h._onEnvelope(env);
@@ -571,6 +729,8 @@
       this.sleeper = new Sleeper();
       this.state = 'connecting';
       this.recheck = false;
+      this.needToken = false;  // getToken only, as in PollChannel
+      this.usedToken = undefined;
     }
 
     _setState(s) {
@@ -582,6 +742,9 @@
     async run() {
       while (!this.stopped) {
         if (this.h._held) { this._setState('disconnected'); await this.h._whenReleased(); continue; }
+        if (!await this.h._ensureToken(this)) continue;
+        if (this.stopped) return;
+        this.usedToken = this.h.opts.token;
         var q = 'token=' + encodeURIComponent(this.h.opts.token) + '&event=' + encodeURIComponent(this.event);
         // Per-user offsets carry no epoch, so after a failure we cannot tell
         // a restarted server (whose offsets start again below ours) from a
@@ -615,7 +778,7 @@
           if (e.code === 'bad_since') this.last = null;
           this.recheck = true;
           this._setState('disconnected');
-          await this.sleeper.sleep(backoffDelay(this.attempt++, this.h.opts));
+          await this.h._afterFailure(this, e);
         }
       }
     }
@@ -664,11 +827,15 @@
         else throw new Error('Herald: options.url is required outside a page');
       }
       if (['auto', 'websocket', 'longpoll', 'sse'].indexOf(o.transport) < 0) throw new Error('Herald: unknown transport ' + o.transport);
+      if (o.getToken !== undefined && typeof o.getToken !== 'function') throw new Error('Herald: getToken must be a function');
       this.opts = o;
       var base = String(o.url).replace(/\/+$/, '');
       this._base = base.replace(/^ws(s?):/, 'http$1:');
       this._wsUrl = /^wss?:/.test(base) ? base : base.replace(/^http(s?):/, 'ws$1:') + '/ws';
       if (/\/ws$/.test(this._base)) this._base = this._base.slice(0, -3);
+      // A WebSocket URL that carries its own `?token=`: getToken's tokens replace it.
+      this._wsUrlToken = !!o.getToken && /[?&]token=/.test(this._wsUrl);
+      this._tokenPromise = null;
       this._WebSocket = o.WebSocket || (root && root.WebSocket);
       this._EventSource = o.EventSource || (root && root.EventSource);
       this._fetch = o.fetch || (root && root.fetch && root.fetch.bind(root));
@@ -757,7 +924,7 @@
     }
 
     watchEvent(event, handlers) {
-      if (!this.opts.token) throw new Error('Herald: watchEvent needs options.token');
+      if (!this.opts.token && !this.opts.getToken) throw new Error('Herald: watchEvent needs options.token or getToken');
       var w = new EventWatch(this, event, handlers);
       this._watches.add(w);
       w.run();
@@ -786,6 +953,79 @@
       this._watches.forEach(function (w) { w.stop(); });
       if (this._release) this._release();
       this._setState('disconnected');
+    }
+
+    // ---- tokens (getToken only)
+
+    // Whether to fetch a token before the next request: the server refused
+    // the last one (`refused`), there is none yet, or its `exp` has passed
+    // (a second early, so one the server would refuse in flight is not sent).
+    _tokenNeeded(refused) {
+      if (!this.opts.getToken) return false;
+      if (refused || !this.opts.token) return true;
+      var exp = tokenExpiry(this.opts.token);
+      return exp !== null && exp - Date.now() < 1000;
+    }
+
+    _staleReason() { return this.opts.token ? 'expired' : 'initial'; }
+
+    // Before a channel's next request (long-poll, SSE, watchEvent): a fresh
+    // token if it needs one. False, after the backoff, when getToken failed:
+    // the caller goes round its loop again.
+    async _ensureToken(ch) {
+      if (!this._tokenNeeded(ch.needToken)) return true;
+      try {
+        await this._freshToken(ch.needToken || this._staleReason(), ch.usedToken);
+        ch.needToken = false;
+        return true;
+      } catch (e) {
+        if (ch.stopped) return false;
+        ch._setState('disconnected');
+        await ch.sleeper.sleep(backoffDelay(ch.attempt++, this.opts));
+        return false;
+      }
+    }
+
+    // A channel's request failed: back off, except that the first 401 of a
+    // run goes straight to a fresh token (the server is up and said why); a
+    // fresh token refused again backs off like any failure.
+    async _afterFailure(ch, e) {
+      var delay = backoffDelay(ch.attempt++, this.opts);
+      if (e && e.status === 401 && this.opts.getToken) {
+        ch.needToken = 'refused';
+        if (ch.attempt === 1) return;
+      }
+      await ch.sleeper.sleep(delay);
+    }
+
+    // A token newer than `stale` (the one the caller saw refused or expire):
+    // the current one if someone already replaced it, else getToken's next.
+    // Concurrent callers (one per topic on long-poll and SSE) share one call.
+    _freshToken(reason, stale) {
+      var self = this;
+      if (this.opts.token && this.opts.token !== stale && !this._tokenNeeded(false)) return Promise.resolve(this.opts.token);
+      if (this._tokenPromise) return this._tokenPromise;
+      var p = new Promise(function (resolve) { resolve(self.opts.getToken({ reason: reason })); }).then(function (token) {
+        self._tokenPromise = null;
+        if (typeof token !== 'string' || !token) throw new Error('getToken gave ' + (token === '' ? 'an empty string' : typeof token));
+        self.opts.token = token;
+        return token;
+      }).catch(function (e) {
+        self._tokenPromise = null;
+        var err = heraldError('token_unavailable', e && e.message ? e.message : String(e));
+        err.cause = e;
+        self._log('getToken failed: ' + err.reason);
+        if (!self._closed) callSafely(self.opts.onTokenError, err);
+        throw err;
+      });
+      this._tokenPromise = p;
+      return p;
+    }
+
+    _wsUrlWithToken() {
+      if (!this._wsUrlToken || !this.opts.token) return this._wsUrl;
+      var token = encodeURIComponent(this.opts.token);
+      return this._wsUrl.replace(/([?&]token=)[^&#]*/, function (all, key) { return key + token; });
     }
 
     // ---- test hooks: simulate an outage without touching the network.
@@ -975,14 +1215,29 @@
       }
     }
 
-    _httpPublish(topic, data) {
-      var body = { topic: topic, data: data };
-      if (this.opts.token) body.token = this.opts.token;
-      return this._fetchJson('/api/v1/client-publish', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      }, null, this.opts.requestTimeout).then(function (r) { return { offset: r && r.offset }; });
+    async _httpPublish(topic, data) {
+      var self = this;
+      var send = function () {
+        var body = { topic: topic, data: data };
+        if (self.opts.token) body.token = self.opts.token;
+        return self._fetchJson('/api/v1/client-publish', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        }, null, self.opts.requestTimeout);
+      };
+      var r;
+      if (this._tokenNeeded(false)) await this._freshToken(this._staleReason(), this.opts.token);
+      var used = this.opts.token;
+      try {
+        r = await send();
+      } catch (e) {
+        // A 401 published nothing, so one retry with a fresh token is safe.
+        if (e.status !== 401 || !this.opts.getToken) throw e;
+        await this._freshToken('refused', used);
+        r = await send();
+      }
+      return { offset: r && r.offset };
     }
   }
 

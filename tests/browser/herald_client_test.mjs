@@ -1,14 +1,23 @@
 // Unit tests of gateway/www/herald.js in Node: the client's resume, dedupe,
-// recovery and fallback logic, driven through scripted stand-ins for
-// WebSocket and fetch (no network, no server, no browser).
+// recovery, fallback and token renewal (getToken) logic, driven through
+// scripted stand-ins for WebSocket, EventSource and fetch (no network, no
+// server, no browser).
 //
 //   node --test tests/browser/herald_client_test.mjs
-import test from 'node:test';
+import test, { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const Herald = require('../../gateway/www/herald.js');
+const HeraldClient = require('../../gateway/www/herald.js');
+
+// Every client a test makes is closed after it, also when an assertion
+// failed first: a live client's reconnect timers would keep the run going.
+const made = [];
+class Herald extends HeraldClient {
+  constructor(o) { super(o); made.push(this); }
+}
+afterEach(() => { made.splice(0).forEach((h) => h.close()); });
 
 // A WebSocket whose server side the test plays by hand.
 class FakeSocket {
@@ -22,7 +31,7 @@ class FakeSocket {
   close() { this.readyState = 3; }
   open() { this.readyState = 1; this.onopen && this.onopen({}); }
   receive(obj) { this.onmessage && this.onmessage({ data: JSON.stringify(obj) }); }
-  drop() { this.readyState = 3; this.onclose && this.onclose({ code: 1006, reason: '' }); }
+  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose && this.onclose({ code, reason }); }
   lastSent(op) { return this.sent.filter((f) => f.op === op).pop(); }
 }
 FakeSocket.all = [];
@@ -267,5 +276,334 @@ test('auto settles on long-polling when the WebSocket cannot open in time', asyn
   assert.equal(h.transport, 'websocket');
   await waitFor(() => h.transport === 'longpoll' && log.length === 1);
   assert.equal(FakeSocket.all.length, 1);
+  h.close();
+});
+
+// ------------------------------------------------------------ getToken
+
+// A getToken stand-in: answers from `script` in turn (a string, or an Error
+// to reject with), then `fallback`; records every call's ctx and time.
+function tokenSource(script, fallback = 'fresh') {
+  const calls = [];
+  const fn = (ctx) => {
+    calls.push({ reason: ctx && ctx.reason, at: Date.now() });
+    const next = script.length ? script.shift() : fallback;
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+  };
+  fn.calls = calls;
+  return fn;
+}
+
+// A compact JWS whose payload says `exp` (seconds); the signature is junk,
+// since the client only reads the claim.
+function jwtWithExp(exp, sub = 'bob') {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, exp })}.c2ln`;
+}
+
+test('token_expired makes the socket send auth with a fresh token from getToken on the same connection, without reconnecting', async () => {
+  const getToken = tokenSource([], 'bob-2');
+  const h = wsClient({ getToken });
+  const { got, ws } = await subscribed(h, 4);
+  ws.receive({ op: 'authed', user: 'bob', id: ws.sent[0].id });
+  ws.receive(msg(5));
+  ws.receive({ op: 'error', code: 'token_expired', reason: 'token expired' });
+  await waitFor(() => ws.sent.filter((f) => f.op === 'auth').length === 2);
+  const renewal = ws.lastSent('auth');
+  assert.equal(renewal.token, 'bob-2');
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['expired']);
+  ws.receive({ op: 'authed', user: 'bob', id: renewal.id });
+  ws.receive(msg(6));
+  await tick(20);
+  assert.equal(FakeSocket.all.length, 1);
+  assert.equal(h.state, 'connected');
+  assert.deepEqual(got.messages, [5, 6]);
+  assert.equal(h.opts.token, 'bob-2');
+  h.close();
+});
+
+test('a close 4001 reconnects with a token freshly fetched from getToken and resubscribes from the last offsets', async () => {
+  const getToken = tokenSource([], 'bob-2');
+  const h = wsClient({ getToken });
+  const { got, ws } = await subscribed(h, 4);
+  ws.receive(msg(5));
+  ws.receive(msg(6));
+  ws.drop(4001, 'token expired');
+  await waitFor(() => FakeSocket.all.length === 2);
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['refused']);
+  const again = FakeSocket.all[1];
+  again.open();
+  assert.deepEqual(again.sent.map((f) => f.op), ['auth', 'subscribe']);
+  assert.equal(again.sent[0].token, 'bob-2');
+  assert.equal(again.sent[1].since, 6);
+  assert.equal(again.sent[1].epoch, 'e1');
+  again.receive({ op: 'authed', user: 'bob', id: again.sent[0].id });
+  again.receive({ op: 'subscribed', topic: 'room:a', id: again.sent[1].id, epoch: 'e1', offset: 7, recovered: true });
+  for (const o of [6, 7]) again.receive(msg(o));
+  assert.deepEqual(got.messages, [5, 6, 7]);
+  h.close();
+});
+
+test('a getToken that rejects twice and then succeeds is retried with growing backoff, reported each time, and then connects', async () => {
+  const errors = [];
+  const states = [];
+  const getToken = tokenSource([new Error('auth server down'), new Error('still down')], 'bob-3');
+  const h = wsClient({ token: undefined, getToken, minDelay: 40, maxDelay: 1000, onTokenError: (e) => errors.push(e) });
+  h.onState((s) => states.push(s));
+  const random = Math.random;
+  Math.random = () => 0.5;  // no jitter: the delays are exactly 40 and 80 ms
+  try {
+    h.subscribe('room:a', {});
+    await waitFor(() => FakeSocket.all.length === 1);
+  } finally {
+    Math.random = random;
+  }
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['initial', 'initial', 'initial']);
+  const [a, b, c] = getToken.calls.map((x) => x.at);
+  assert.ok(b - a >= 38, `first retry after ${b - a} ms`);
+  assert.ok(c - b >= 78, `second retry after ${c - b} ms`);
+  assert.deepEqual(errors.map((e) => e.code), ['token_unavailable', 'token_unavailable']);
+  assert.match(errors[0].message, /auth server down/);
+  assert.ok(states.includes('disconnected'));
+  const ws = FakeSocket.all[0];
+  ws.open();
+  assert.equal(ws.sent[0].op, 'auth');
+  assert.equal(ws.sent[0].token, 'bob-3');
+  assert.equal(h.state, 'connected');
+  h.close();
+});
+
+test('without getToken a close 4001 reconnects as before, authenticating with the same token', async () => {
+  const h = wsClient();
+  const { got, ws } = await subscribed(h, 4);
+  ws.receive(msg(5));
+  ws.drop(4001, 'token expired');
+  await waitFor(() => FakeSocket.all.length === 2);
+  const again = FakeSocket.all[1];
+  again.open();
+  assert.deepEqual(again.sent.map((f) => f.op), ['auth', 'subscribe']);
+  assert.equal(again.sent[0].token, 'bob');
+  assert.equal(again.sent[1].since, 5);
+  // A refused auth is only logged: the socket stays.
+  again.receive({ op: 'error', code: 'unauthorized', reason: 'token expired', id: again.sent[0].id });
+  await tick(20);
+  assert.equal(FakeSocket.all.length, 2);
+  assert.deepEqual(got.messages, [5]);
+  h.close();
+});
+
+test('a fresh token the server keeps refusing reconnects with growing backoff, not in a hot loop', async () => {
+  const getToken = tokenSource([], 'still-bad');
+  const h = wsClient({ getToken, minDelay: 20, maxDelay: 10000 });
+  h.subscribe('room:a', {});
+  const started = Date.now();
+  // Play a server that answers every auth with unauthorized.
+  const answered = new Set();
+  while (Date.now() - started < 400) {
+    for (const ws of FakeSocket.all) {
+      if (answered.has(ws)) continue;
+      answered.add(ws);
+      ws.open();
+      ws.receive({ op: 'error', code: 'unauthorized', reason: 'token signature does not verify', id: ws.sent[0].id });
+    }
+    await tick(2);
+  }
+  // Delays of at least 10, 20, 40, 80, 160 ms: six sockets at most in 400 ms
+  // (one reset to the shortest delay per refusal would make twenty).
+  assert.ok(FakeSocket.all.length >= 3 && FakeSocket.all.length <= 6, `${FakeSocket.all.length} sockets`);
+  assert.ok(FakeSocket.all.slice(1).every((ws) => ws.sent[0].token === 'still-bad'));
+  assert.ok(getToken.calls.every((c) => c.reason === 'refused'));
+  h.close();
+});
+
+test('a WebSocket URL carrying ?token= gets the fresh token after a socket that never opened', async () => {
+  const getToken = tokenSource([], 'tok 2');
+  const h = wsClient({ url: 'ws://127.0.0.1:1/ws?token=tok1&x=1', token: 'tok1', getToken });
+  h.subscribe('room:a', {});
+  assert.equal(FakeSocket.all[0].url, 'ws://127.0.0.1:1/ws?token=tok1&x=1');
+  FakeSocket.all[0].drop();  // what a browser shows for a 401 before the upgrade
+  await waitFor(() => FakeSocket.all.length === 2);
+  assert.equal(FakeSocket.all[1].url, 'ws://127.0.0.1:1/ws?token=tok%202&x=1');
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['refused']);
+  h.close();
+});
+
+// fetch stand-in: `route(url, init)` returns [status, body] or undefined
+// (the request then hangs until aborted, as a held poll does).
+function routedFetch(route, log) {
+  return async (url, init) => {
+    log.push(url);
+    const answer = route(url, init);
+    if (answer === undefined) {
+      return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    }
+    const [status, body] = answer;
+    return { ok: status >= 200 && status < 300, status, text: async () => JSON.stringify(body) };
+  };
+}
+
+const UNAUTHORIZED = [401, { error: 'unauthorized', reason: 'token expired' }];
+
+test('a long-poll answered 401 fetches a fresh token, and the next poll carries it with the same since', async () => {
+  const log = [];
+  const getToken = tokenSource([], 'carol-2');
+  let polls = 0;
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'carol', getToken, minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => {
+      if (url.includes('/api/v1/history')) return [200, { topic: 'room:a', epoch: 'e1', offset: 3, recovered: true, messages: [] }];
+      polls++;
+      if (polls === 1) return [200, { topic: 'room:a', epoch: 'e1', offset: 5, recovered: true, messages: [msg(4), msg(5)] }];
+      if (polls === 2) return UNAUTHORIZED;
+      if (polls === 3) return [200, { topic: 'room:a', epoch: 'e1', offset: 6, recovered: true, messages: [msg(5), msg(6)] }];
+      return undefined;
+    }, log),
+  });
+  const got = [];
+  h.subscribe('room:a', { onMessage: (m) => got.push(m.offset) });
+  await waitFor(() => polls === 4);
+  const pollUrls = log.filter((u) => u.includes('/poll?'));
+  assert.match(pollUrls[1], /since=5&.*token=carol$/);
+  assert.match(pollUrls[2], /since=5&.*token=carol-2$/);
+  assert.match(pollUrls[3], /since=6&.*token=carol-2$/);
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['refused']);
+  assert.deepEqual(got, [4, 5, 6]);
+  h.close();
+});
+
+test('long-polls of several topics refused at once share one getToken call', async () => {
+  const log = [];
+  const getToken = tokenSource([], 'carol-2');
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'carol', getToken, minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => {
+      if (url.includes('/api/v1/history')) return [200, { epoch: 'e1', offset: 0, recovered: true, messages: [] }];
+      return url.endsWith('token=carol') ? UNAUTHORIZED : undefined;
+    }, log),
+  });
+  for (const t of ['room:a', 'room:b', 'room:c']) h.subscribe(t, {});
+  await waitFor(() => log.filter((u) => u.endsWith('token=carol-2')).length === 3);
+  assert.equal(getToken.calls.length, 1);
+  h.close();
+});
+
+test('a held long-poll answered when its JWT expired is followed by a poll with a fresh token, not by a 401', async () => {
+  const log = [];
+  const soon = Math.floor(Date.now() / 1000);  // exp already reached
+  const fresh = jwtWithExp(soon + 3600);
+  const getToken = tokenSource([], fresh);
+  let polls = 0;
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: jwtWithExp(soon + 3600), getToken, minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => {
+      if (url.includes('/api/v1/history')) return [200, { epoch: 'e1', offset: 2, recovered: true, messages: [] }];
+      polls++;
+      // The server answers the first poll (empty) at the token's exp, which
+      // the test plays by making the client's token an expired one.
+      if (polls === 1) { h.opts.token = jwtWithExp(soon); return [200, { epoch: 'e1', offset: 2, recovered: true, messages: [] }]; }
+      return polls === 2 ? [200, { epoch: 'e1', offset: 3, recovered: true, messages: [msg(3)] }] : undefined;
+    }, log),
+  });
+  const got = [];
+  h.subscribe('room:a', { onMessage: (m) => got.push(m.offset) });
+  await waitFor(() => polls === 3);
+  const pollUrls = log.filter((u) => u.includes('/poll?'));
+  assert.match(pollUrls[1], new RegExp(`since=2&.*token=${fresh}$`));
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['expired']);
+  assert.deepEqual(got, [3]);
+  h.close();
+});
+
+class FakeEventSource {
+  constructor(url) { this.url = url; this.closed = false; FakeEventSource.all.push(this); }
+  close() { this.closed = true; }
+  open() { this.onopen && this.onopen({}); }
+  event(obj) { this.onmessage && this.onmessage({ data: JSON.stringify(obj) }); }
+  fail() { this.onerror && this.onerror({}); }
+}
+FakeEventSource.all = [];
+
+test('an SSE token_expired event opens a new EventSource with the fresh token at the last offset', async () => {
+  FakeEventSource.all = [];
+  const log = [];
+  const getToken = tokenSource([], 'erin-2');
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'sse', token: 'erin', getToken, EventSource: FakeEventSource,
+    minDelay: 1000, maxDelay: 2000,  // a backoff would show as a timeout below
+    fetch: routedFetch(() => [200, { topic: 'room:a', epoch: 'e1', offset: 4, recovered: true, messages: [msg(4)] }], log),
+  });
+  const got = [];
+  h.subscribe('room:a', { onMessage: (m) => got.push(m.offset) });
+  await waitFor(() => FakeEventSource.all.length === 1);
+  const first = FakeEventSource.all[0];
+  assert.match(first.url, /\/sse\?topic=room%3Aa&since=4&epoch=e1&token=erin$/);
+  first.open();
+  first.event({ op: 'subscribed', topic: 'room:a', epoch: 'e1', offset: 4, recovered: true });
+  first.event(msg(5));
+  first.event(msg(6));
+  first.event({ op: 'error', code: 'token_expired', reason: 'token expired' });
+  await waitFor(() => FakeEventSource.all.length === 2, 500);
+  assert.ok(first.closed, 'the old stream is closed, so EventSource does not retry it with the expired token');
+  assert.match(FakeEventSource.all[1].url, /\/sse\?topic=room%3Aa&since=6&epoch=e1&token=erin-2$/);
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['expired']);
+  FakeEventSource.all[1].open();
+  FakeEventSource.all[1].event(msg(6));
+  FakeEventSource.all[1].event(msg(7));
+  assert.deepEqual(got, [5, 6, 7]);
+  h.close();
+});
+
+test('an SSE stream refused before it opens learns of the 401 from history and retries with a fresh token', async () => {
+  FakeEventSource.all = [];
+  const log = [];
+  const getToken = tokenSource([], 'erin-2');
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'sse', token: 'erin', getToken, EventSource: FakeEventSource,
+    minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => (url.endsWith('token=erin') ? UNAUTHORIZED
+      : [200, { topic: 'room:a', epoch: 'e1', offset: 4, recovered: true, messages: [] }]), log),
+  });
+  h.subscribe('room:a', {});
+  await waitFor(() => FakeEventSource.all.length === 1);
+  FakeEventSource.all[0].fail();
+  await waitFor(() => FakeEventSource.all.length === 2);
+  assert.match(FakeEventSource.all[1].url, /since=4&epoch=e1&token=erin-2$/);
+  assert.ok(log.some((u) => /\/api\/v1\/history\?.*since=4.*token=erin$/.test(u)), log.join('\n'));
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['refused']);
+  h.close();
+});
+
+test('an HTTP publish refused with 401 is sent once more with a fresh token', async () => {
+  const log = [];
+  const bodies = [];
+  const getToken = tokenSource([], 'fay-2');
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'fay', getToken,
+    fetch: routedFetch((url, init) => {
+      const body = JSON.parse(init.body);
+      bodies.push(body.token);
+      return body.token === 'fay' ? UNAUTHORIZED : [200, { delivered: 1, offset: 9 }];
+    }, log),
+  });
+  assert.deepEqual(await h.publish('room:a', { text: 'hi' }), { offset: 9 });
+  assert.deepEqual(bodies, ['fay', 'fay-2']);
+  h.close();
+});
+
+test('watchEvent works from getToken alone and renews its token after a 401', async () => {
+  const log = [];
+  const getToken = tokenSource(['dan-1'], 'dan-2');
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', getToken, minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => {
+      if (url.includes('token=dan-1&')) return UNAUTHORIZED;
+      return log.length < 4 ? [200, { user: 'dan', epoch: 'e', offset: 9, recovered: true, messages: [] }] : undefined;
+    }, log),
+  });
+  h.watchEvent('authcode', {});
+  await waitFor(() => log.length === 4);
+  assert.match(log[0], /token=dan-1&/);
+  assert.match(log[1], /token=dan-2&/);
+  assert.deepEqual(getToken.calls.map((c) => c.reason), ['initial', 'refused']);
   h.close();
 });
