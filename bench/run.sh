@@ -85,10 +85,10 @@ free_port() {
 }
 
 herald_pid=""
-start_herald() {
+start_herald() {  # [more herald flags, after $HERALD_ARGS]
   port=$(free_port)
   # shellcheck disable=SC2086
-  "$HERALD_BIN" --listen "127.0.0.1:$port" --threads "$HERALD_THREADS" --log-level warn $HERALD_ARGS \
+  "$HERALD_BIN" --listen "127.0.0.1:$port" --threads "$HERALD_THREADS" --log-level warn $HERALD_ARGS "$@" \
     >>"$out_dir/herald.log" 2>&1 &
   herald_pid=$!
   for _ in $(seq 100); do

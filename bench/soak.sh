@@ -38,7 +38,11 @@ repo=$(cd "$bench_dir/.." && pwd)
 : "${HERALD_THREADS:=2}" "${HERALD_ARGS:=}" "${CLIENT_NICE:=5}" "${PORT:=}"
 : "${OUT_DIR:=${TMPDIR:-/tmp}/herald-soak-$(date +%Y%m%d-%H%M%S)}"
 : "${SOAK_REPORT:=$OUT_DIR/soak.md}"
-py=/usr/bin/python3
+# The herald start-up (start_herald, free_port) is run.sh's; run.sh's EXIT trap is
+# replaced by cleanup below.
+# shellcheck source=run.sh
+source "$bench_dir/run.sh"
+out_dir=$OUT_DIR
 churn_users=$(( SOAK_CHURN_N / SOAK_CHURN_USERS_PER > 0 ? SOAK_CHURN_N / SOAK_CHURN_USERS_PER : 1 ))
 log() { echo "[soak.sh $(date +%T)] $*" >&2; }
 
@@ -62,20 +66,6 @@ cleanup() {  # only what this script started, by pid
   if [[ -n ${herald_pid:-} ]]; then kill -TERM "$herald_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
-
-start_herald() {
-  port=${PORT:-$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-  # shellcheck disable=SC2086
-  "$HERALD_BIN" --listen "127.0.0.1:$port" --threads "$HERALD_THREADS" --log-level warn \
-    --history-size "$SOAK_HISTORY_SIZE" --client-publish 'soak:*' $HERALD_ARGS >>"$OUT_DIR/herald.log" 2>&1 &
-  herald_pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && return 0
-    kill -0 "$herald_pid" 2>/dev/null || { log "herald failed to start (see $OUT_DIR/herald.log)"; exit 1; }
-    sleep 0.1
-  done
-  log "herald did not answer /metrics within 10 s"; exit 1
-}
 
 start_history() {
   nice -n "$CLIENT_NICE" "$py" "$bench_dir/soak_history.py" --url "ws://127.0.0.1:$port/ws" \
@@ -116,7 +106,7 @@ main() {
   [[ -x $HERALD_BIN && -x $BENCH_BIN ]] || { log "need HERALD_BIN and BENCH_BIN"; exit 1; }
   log "out: $OUT_DIR; $SOAK_HELD held ($held_addrs), $SOAK_CHURN_N churn ($churn_addrs)," \
     "$SOAK_HISTORY_N history ($history_addr), $SOAK_DURATION s"
-  start_herald
+  start_herald --history-size "$SOAK_HISTORY_SIZE" --client-publish 'soak:*' || exit 1
   "$py" "$bench_dir/soak_sample.py" --pid "$herald_pid" --metrics "http://127.0.0.1:$port/metrics" \
     --interval "$SOAK_INTERVAL" --history-status "$OUT_DIR/history-status.json" --out "$OUT_DIR/samples.jsonl" &
   local sampler=$!
