@@ -146,6 +146,9 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // once --token-expiry-grace has passed too. True when it closed it.
   bool token_expired(clock::time_point now);
   void bind(const std::string& user, std::string_view event, std::function<void()> then);
+  // Ends the subscription to `topic` (registry, presence, its offset, a
+  // subscription token's expiry); false when there was none.
+  bool end_subscription(const std::string& topic);
   bool leave_topic(const std::string& topic);
   std::string presence_user() const;
   void handle_subscribe(proto::client_request& req);

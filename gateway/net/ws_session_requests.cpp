@@ -214,9 +214,7 @@ void ws_session::expire_grants(clock::time_point now) {
     } else {
       const auto topic = std::move(g.topic);
       grants.erase(grants.begin() + static_cast<std::ptrdiff_t>(i));
-      if (!leave_topic(topic)) continue;
-      std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
-      reply(proto::encode_reply("unsubscribed", topic, {}));
+      if (end_subscription(topic)) reply(proto::encode_reply("unsubscribed", topic, {}));
     }
   }
 }
@@ -262,6 +260,13 @@ void ws_session::bind(const std::string& user, std::string_view event, std::func
 
 // Leaves `topic` (registry, owner's interest, presence). Returns false when
 // this connection was not subscribed.
+bool ws_session::end_subscription(const std::string& topic) {
+  if (!leave_topic(topic)) return false;
+  std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
+  if (credential_) std::erase_if(credential_->grants, [&](const credential::grant& g) { return g.topic == topic; });
+  return true;
+}
+
 bool ws_session::leave_topic(const std::string& topic) {
   if (!ctx_.unsubscribe(this, topic)) return false;
   if (presence_on(topic)) ctx_.delivery.presence(topic, presence_user(), false);
@@ -328,8 +333,7 @@ void ws_session::on_history(const std::string& topic, const std::string& id, std
   if (!open_) return;
   if (since && *since > slice.offset && slice.recovered) {
     // A position this topic never reached: refuse the subscription.
-    leave_topic(topic);
-    std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
+    end_subscription(topic);
     reply_error("bad_since", "since is ahead of the topic's offset " + std::to_string(slice.offset), id);
     return;
   }
@@ -352,12 +356,10 @@ bool ws_session::buffer_if_recovering(const hub::local_frame& f) {
 }
 
 void ws_session::handle_unsubscribe(proto::client_request& req) {
-  if (!leave_topic(req.topic)) {
+  if (!end_subscription(req.topic)) {
     reply_error(proto::errc::not_subscribed, "not subscribed to this topic", req.id);
     return;
   }
-  std::erase_if(topics_, [&](const topic_sub& t) { return t.name == req.topic; });
-  track_grant(req.topic, std::nullopt);
   reply(proto::encode_reply("unsubscribed", req.topic, req.id));
 }
 
