@@ -43,6 +43,17 @@ std::int64_t token_auth::now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+std::chrono::steady_clock::time_point token_auth::steady_deadline(std::int64_t exp) {
+  using namespace std::chrono;
+  constexpr std::int64_t century = 100LL * 365 * 24 * 3600;  // beyond it, never (and no overflow)
+  const auto wall_now = system_clock::now();
+  const std::int64_t now_s = duration_cast<seconds>(wall_now.time_since_epoch()).count();
+  if (exp >= now_s + century) return steady_clock::time_point::max();
+  if (exp <= now_s) return steady_clock::now();  // due (and no overflow for absurd values)
+  const auto left = system_clock::time_point(seconds(exp)) - wall_now;
+  return steady_clock::now() + duration_cast<steady_clock::duration>(left);
+}
+
 std::optional<token_auth> token_auth::from_file(const std::string& path, std::string& error) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error)) {

@@ -19,6 +19,7 @@
 // status. No token ever appears in a reason.
 //
 // Thread contract: immutable after construction; shared by all shards.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -109,6 +110,11 @@ class token_auth {
 
   // Seconds since the epoch now: the `now_unix` the callers pass.
   static std::int64_t now();
+
+  // The steady-clock instant of the Unix time `exp` (a token's claim), to
+  // the sub-second: counting from now() would truncate and fire up to a
+  // second late. Far-future values (beyond a century) give max().
+  static std::chrono::steady_clock::time_point steady_deadline(std::int64_t exp);
 
  private:
   bool identity_ = true;

@@ -16,7 +16,7 @@ std::variant<api::response, subscriber_identity> authorize_subscriber(const api:
   if (a.ok()) {
     subscriber_identity who{std::move(a.user), std::nullopt};
     // exp is wall-clock seconds; held requests wait on the steady clock.
-    if (a.expires) who.expires = std::chrono::steady_clock::now() + std::chrono::seconds(*a.expires - api::token_auth::now());
+    if (a.expires) who.expires = api::token_auth::steady_deadline(*a.expires);
     return who;
   }
   if (a.failure != auth::failure::none) ++ctx.state.stats.auth_failures[std::string(auth::to_string(a.failure))];

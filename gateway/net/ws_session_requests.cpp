@@ -136,12 +136,7 @@ asio::awaitable<bool> ws_session::admit_upgrade(const request& req, std::optiona
 // second user never extends the first one's credentials.
 void ws_session::take_identity(api::identity who, std::string_view event, std::function<void()> then) {
   const bool sole_user = std::all_of(users_.begin(), users_.end(), [&](const std::string& u) { return u == who.user; });
-  auto deadline = clock::time_point::max();
-  if (who.expires) {
-    constexpr std::int64_t century = 100LL * 365 * 24 * 3600;  // beyond it, never (and no overflow)
-    const auto left = *who.expires - api::token_auth::now();
-    if (left < century) deadline = clock::now() + std::chrono::seconds(left);
-  }
+  const auto deadline = who.expires ? api::token_auth::steady_deadline(*who.expires) : clock::time_point::max();
   if (who.expires || !who.channels.empty() || credential_) {
     if (!credential_) credential_ = std::make_unique<credential>();
     auto& c = *credential_;
@@ -189,7 +184,7 @@ void ws_session::track_grant(const std::string& topic, std::optional<std::int64_
     if (it != grants.end()) grants.erase(it);
     return;
   }
-  const auto at = clock::now() + std::chrono::seconds(std::max<std::int64_t>(0, *expires - api::token_auth::now()));
+  const auto at = api::token_auth::steady_deadline(*expires);
   if (it == grants.end()) it = grants.insert(grants.end(), {topic, at});
   it->expires_at = at;
   it->warned = false;

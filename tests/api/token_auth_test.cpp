@@ -3,8 +3,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -290,6 +292,36 @@ BOOST_AUTO_TEST_CASE(authorize_answers_an_http_subscriber_in_one_call) {
   BOOST_TEST(granted.ok());
   // No topic (a user long-poll): only the token is checked.
   BOOST_TEST(auth.authorize(connection_token("alice"), {}, {}, now).user == "alice");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(token_auth_deadlines)
+
+// Both clocks advance together between the reads, so the deadline lies
+// between the bounds taken before and after the call; counting whole
+// seconds from now() would land up to a second past the upper one.
+BOOST_AUTO_TEST_CASE(an_exp_becomes_a_steady_deadline_to_the_sub_second) {
+  using namespace std::chrono;
+  const auto wall_before = system_clock::now();
+  const auto steady_before = steady_clock::now();
+  const std::int64_t exp = token_auth::now() + 2;
+  const auto deadline = token_auth::steady_deadline(exp);
+  const auto steady_after = steady_clock::now();
+  const auto wall_after = system_clock::now();
+  const auto exp_wall = system_clock::time_point(seconds(exp));
+  BOOST_TEST((deadline <= steady_after + duration_cast<steady_clock::duration>(exp_wall - wall_before)));
+  BOOST_TEST((deadline >= steady_before + duration_cast<steady_clock::duration>(exp_wall - wall_after)));
+}
+
+BOOST_AUTO_TEST_CASE(an_exp_in_the_past_is_already_due_and_one_beyond_a_century_never) {
+  const auto past = token_auth::steady_deadline(token_auth::now() - 10);
+  const auto absurd = token_auth::steady_deadline(std::numeric_limits<std::int64_t>::min());
+  const auto now = std::chrono::steady_clock::now();  // read after: both are due by now
+  BOOST_TEST((past <= now));
+  BOOST_TEST((absurd <= now));
+  BOOST_TEST((token_auth::steady_deadline(std::numeric_limits<std::int64_t>::max()) ==
+              std::chrono::steady_clock::time_point::max()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
