@@ -610,9 +610,8 @@
       var q = 'topic=' + encodeURIComponent(ts.name) + '&since=' + ts.last + '&limit=1';
       if (ts.epoch !== undefined) q += '&epoch=' + encodeURIComponent(ts.epoch);
       // History refuses a bad token with the 401 the failed stream hid.
-      if (this.h.opts.getToken && this.h.opts.token) q += '&token=' + encodeURIComponent(this.h.opts.token);
       try {
-        await this.h._getJson('/api/v1/history?' + q, null, this.h.opts.requestTimeout);
+        await this.h._getJson('/api/v1/history?' + q + this.h._tokenQuery(), null, this.h.opts.requestTimeout);
       } catch (e) {
         if (e.code !== 'bad_since') throw e;
         this.h._positionRejected(ts);
@@ -916,7 +915,7 @@
       var q = 'topic=' + encodeURIComponent(topic);
       if (opts && opts.since !== undefined) q += '&since=' + opts.since;
       if (opts && opts.limit !== undefined) q += '&limit=' + opts.limit;
-      return this._getJson('/api/v1/history?' + q, null, this.opts.requestTimeout);
+      return this._getJson('/api/v1/history?' + q + this._tokenQuery(), null, this.opts.requestTimeout);
     }
 
     presence(topic) {
@@ -1180,12 +1179,16 @@
 
     _httpUrl(path) { return this._base + path; }
 
+    // History is read as a subscriber would read it: a private topic, or one
+    // only the token's `channels` grant, answers 403 to a reader without it.
+    _tokenQuery() { return this.opts.token ? '&token=' + encodeURIComponent(this.opts.token) : ''; }
+
     // A topic's current position as a long-poll answer with no messages, at
     // once: the history endpoint, because a /poll without `since` waits for
     // the next message.
     async _position(topic, abort) {
-      var res = await this._getJson('/api/v1/history?topic=' + encodeURIComponent(topic) + '&limit=1', abort,
-        this.opts.requestTimeout);
+      var res = await this._getJson('/api/v1/history?topic=' + encodeURIComponent(topic) + '&limit=1' +
+        this._tokenQuery(), abort, this.opts.requestTimeout);
       return { topic: topic, epoch: res && res.epoch, offset: res && res.offset, recovered: true, messages: [] };
     }
 

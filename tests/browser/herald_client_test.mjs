@@ -471,6 +471,30 @@ test('a long-poll answered 401 fetches a fresh token, and the next poll carries 
   h.close();
 });
 
+test('a long-poll client reads a topic\'s position and history with its token, so channel-only grants are not refused', async () => {
+  const log = [];
+  let polls = 0;
+  const h = new Herald({
+    url: 'http://127.0.0.1:1', transport: 'longpoll', token: 'dora', minDelay: 1, maxDelay: 2,
+    fetch: routedFetch((url) => {
+      if (url.includes('/api/v1/history')) {
+        return url.endsWith('&token=dora') ? [200, { epoch: 'e1', offset: 0, recovered: true, messages: [] }]
+          : [403, { error: 'forbidden', reason: 'no grant' }];
+      }
+      polls++;
+      return undefined;
+    }, log),
+  });
+  h.subscribe('$private', {});
+  await waitFor(() => polls >= 1);
+  const read = await h.history('$private', { limit: 5 });
+  assert.equal(read.epoch, 'e1');
+  const historyUrls = log.filter((u) => u.includes('/api/v1/history'));
+  assert.equal(historyUrls.length, 2);
+  for (const u of historyUrls) assert.match(u, /&token=dora$/);
+  h.close();
+});
+
 test('long-polls of several topics refused at once share one getToken call', async () => {
   const log = [];
   const getToken = tokenSource([], 'carol-2');
@@ -557,14 +581,16 @@ test('an SSE stream refused before it opens learns of the 401 from history and r
   FakeEventSource.all = [];
   const log = [];
   const getToken = tokenSource([], 'erin-2');
+  let refused = false;  // the server stops taking 'erin' once the stream is up
   const h = new Herald({
     url: 'http://127.0.0.1:1', transport: 'sse', token: 'erin', getToken, EventSource: FakeEventSource,
     minDelay: 1, maxDelay: 2,
-    fetch: routedFetch((url) => (url.endsWith('token=erin') ? UNAUTHORIZED
+    fetch: routedFetch((url) => (refused && url.endsWith('token=erin') ? UNAUTHORIZED
       : [200, { topic: 'room:a', epoch: 'e1', offset: 4, recovered: true, messages: [] }]), log),
   });
   h.subscribe('room:a', {});
   await waitFor(() => FakeEventSource.all.length === 1);
+  refused = true;
   FakeEventSource.all[0].fail();
   await waitFor(() => FakeEventSource.all.length === 2);
   assert.match(FakeEventSource.all[1].url, /since=4&epoch=e1&token=erin-2$/);
