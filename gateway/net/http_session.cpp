@@ -5,6 +5,7 @@
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <openssl/sslerr.h>
 
@@ -23,6 +23,7 @@
 #include "net/endpoint_text.hpp"
 #include "net/long_poll.hpp"
 #include "net/proxy_header.hpp"
+#include "net/response_text.hpp"
 #include "net/shard_context.hpp"
 #include "net/sse_stream.hpp"
 #include "net/tls_context.hpp"
@@ -113,7 +114,9 @@ asio::awaitable<void> answer_and_close(transport& t, deadline& dl, api::response
   res.keep_alive(false);
   res.prepare_payload();
   dl.expires_after(std::chrono::seconds(5));
-  co_await http::async_write(t, res, use_tuple);
+  std::string wire;
+  append_response_text(res, wire);
+  co_await asio::async_write(t, asio::buffer(wire), use_tuple);
   boost::system::error_code ec;
   t.shutdown_send(ec);
   char sink[4096];
@@ -331,6 +334,7 @@ asio::awaitable<void> serve(transport t, std::uint64_t id, tcp::endpoint peer, s
                             api::http_api& api, std::optional<std::string> back) {
   deadline dl(t);
   beast::flat_buffer buffer;
+  std::string wire;  // each answer's bytes; reused while small
   if (back) {
     refill(buffer, *back);
   } else if (!co_await open_connection(t, dl, id, ctx, peer)) {
@@ -367,8 +371,11 @@ asio::awaitable<void> serve(transport t, std::uint64_t id, tcp::endpoint peer, s
     res.keep_alive(keep_alive);
     res.prepare_payload();
     dl.expires_after(ticks(ctx.opts.http_idle_timeout));
-    auto [wec, wn] = co_await http::async_write(t, res, use_tuple);
+    wire.clear();
+    append_response_text(res, wire);
+    auto [wec, wn] = co_await asio::async_write(t, asio::buffer(wire), use_tuple);
     if (wec || !keep_alive) break;
+    if (wire.capacity() > 4096) std::string().swap(wire);  // a big answer's buffer is not kept while idle
   }
   boost::system::error_code ignored;
   t.shutdown_send(ignored);

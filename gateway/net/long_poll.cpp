@@ -4,7 +4,7 @@
 #include <memory>
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 
 #include "api/delivery.hpp"
 #include "config/options.hpp"
@@ -13,6 +13,7 @@
 #include "net/held_registration.hpp"
 #include "net/held_request.hpp"
 #include "net/loop.hpp"
+#include "net/response_text.hpp"
 #include "net/shard_context.hpp"
 #include "net/subscriber_auth.hpp"
 #include "proto/codec.hpp"
@@ -162,7 +163,10 @@ loop held_poll::run(std::shared_ptr<held_poll> self) {
   res->keep_alive(keep);
   res->prepare_payload();
   p.guard_write(self);
-  co_await io(r, [&](auto h) { http::async_write(p.socket, *res, std::move(h)); });
+  std::string wire;
+  append_response_text(*res, wire);
+  res.reset();  // the answer's text is in `wire` now
+  co_await io(r, [&](auto h) { asio::async_write(p.socket, asio::buffer(wire), std::move(h)); });
   p.wake.cancel();
   if (r.ec || !keep) {
     p.socket.shutdown_send(ignored);
