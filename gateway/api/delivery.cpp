@@ -1,6 +1,7 @@
 #include "api/delivery.hpp"
 
 #include <chrono>
+#include <mutex>
 
 #include "bus/nats_bus.hpp"
 #include "proto/codec.hpp"
@@ -20,7 +21,7 @@ std::int64_t now_ms() {
 
 
 // Stamps `m` with the next offset of `key`'s log, encodes it with `encode`
-// and records it. Runs on the owner shard.
+// and records it. Runs under the owner's owned_mutex, on any thread.
 template <class Encode>
 shard::targeted<hub::shared_frame> stamp(shard::shard_state& owner, const std::string& key, hub::message m,
                                          Encode encode) {
@@ -82,7 +83,8 @@ boost::asio::awaitable<publish_result> delivery::publish(std::string topic, std:
       return proto::encode_topic_message(x.topic, {x.offset, epoch, x.ts_ms}, from, x.data);
     });
   };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
+  return pool_.sequenced_under<publish_result>(states_[owner]->owned_mutex, std::move(prepare), start_of,
+                                               fan_each{states}, add_counts);
 }
 
 boost::asio::awaitable<publish_result> delivery::push_event(std::string user, std::string event, std::string message) {
@@ -97,7 +99,8 @@ boost::asio::awaitable<publish_result> delivery::push_event(std::string user, st
     m.event = event;
     return stamp(*(*states)[owner], key, std::move(m), [&](const hub::message&, const std::string&) { return text; });
   };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
+  return pool_.sequenced_under<publish_result>(states_[owner]->owned_mutex, std::move(prepare), start_of,
+                                               fan_each{states}, add_counts);
 }
 
 boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std::string data) {
@@ -114,7 +117,8 @@ boost::asio::awaitable<publish_result> delivery::push_user(std::string user, std
       return proto::encode_user_message(x.topic, x.offset, x.ts_ms, x.data);
     });
   };
-  return pool_.sequenced<publish_result>(owner, std::move(prepare), start_of, fan_each{states}, add_counts);
+  return pool_.sequenced_under<publish_result>(states_[owner]->owned_mutex, std::move(prepare), start_of,
+                                               fan_each{states}, add_counts);
 }
 
 namespace {
@@ -122,6 +126,7 @@ namespace {
 // The owner's answer to "what came after `since`?" for `key`; without
 // `since` it holds no messages and tells the current position. Creating the
 // log here gives a topic its epoch at first sight, so it stays stable.
+// Under the owner's owned_mutex.
 hub::history_slice snapshot(shard::shard_state& owner, const std::string& key, std::optional<std::uint64_t> since,
                             std::size_t limit, const std::string& epoch) {
   auto& log = owner.topics.log(key);
@@ -146,22 +151,26 @@ boost::asio::awaitable<hub::history_slice> delivery::history(std::string key, st
   const auto owner = owner_of(key);
   return pool_.run_on<hub::history_slice>(owner, [states, owner, key = std::move(key), since, limit,
                                                   epoch = std::move(epoch)] {
+    std::lock_guard lock((*states)[owner]->owned_mutex);
     return snapshot(*(*states)[owner], key, since, limit, epoch);
   });
 }
 
 void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since, std::string epoch,
-                             std::size_t limit, boost::asio::any_io_executor back,
-                             std::function<void(hub::history_slice)> done) {
+                             std::size_t limit, std::size_t back, std::function<void(hub::history_slice)> done) {
   if (bus_) {
-    bus_history(std::move(key), since, std::move(epoch), limit, std::move(back), std::move(done));
+    bus_history(std::move(key), since, std::move(epoch), limit, pool_.executor(back), std::move(done));
     return;
   }
+  // On the owner, after this shard's interest in `key` (posted earlier);
+  // the slice leaves under the lock, in the order of the stamps.
   const auto owner = owner_of(key);
-  pool_.post_to(owner, [this, owner, key = std::move(key), since, epoch = std::move(epoch), limit,
-                        back = std::move(back), done = std::move(done)]() mutable {
-    auto slice = snapshot(*states_[owner], key, since, limit, epoch);
-    boost::asio::post(back, [slice = std::move(slice), done = std::move(done)]() mutable { done(std::move(slice)); });
+  pool_.post_to(owner, [this, owner, key = std::move(key), since, epoch = std::move(epoch), limit, back,
+                        done = std::move(done)]() mutable {
+    auto& st = *states_[owner];
+    std::lock_guard lock(st.owned_mutex);
+    auto slice = snapshot(st, key, since, limit, epoch);
+    pool_.post_ordered(back, [slice = std::move(slice), done = std::move(done)]() mutable { done(std::move(slice)); });
   });
 }
 
@@ -201,10 +210,15 @@ void delivery::interest(std::string key, std::size_t shard, bool add) {
   pool_.post_to(owner, [this, owner, key = std::move(key), shard, add] { update_interest(owner, key, shard, add); });
 }
 
-void delivery::update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add) {
+void delivery::update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add,
+                               const std::function<void()>& while_locked) {
   auto& st = *states_[owner];
   const bool before = st.interest.of(key) != 0;
-  add ? st.interest.add(key, shard) : st.interest.remove(key, shard);
+  {
+    std::lock_guard lock(st.owned_mutex);
+    add ? st.interest.add(key, shard) : st.interest.remove(key, shard);
+    if (while_locked) while_locked();
+  }
   const bool after = st.interest.of(key) != 0;
   if (!bus_ || before == after) return;
   if (after) {
@@ -222,12 +236,14 @@ void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_
   const auto owner = owner_of(key);
   pool_.post_to(owner, [this, owner, key = std::move(key), shard, back = std::move(back),
                         done = std::move(done)]() mutable {
-    update_interest(owner, key, shard, true);
-    // In a fleet, pushes reach this node once NATS has our subscription.
+    // In a fleet, pushes reach this node once NATS has our subscription;
+    // here, `done` leaves under the lock, before any frame stamped after
+    // the interest.
     if (bus_) {
+      update_interest(owner, key, shard, true);
       bus_->barrier(std::move(back), std::move(done));
     } else {
-      boost::asio::post(back, std::move(done));
+      update_interest(owner, key, shard, true, [&] { pool_.post_ordered(shard, std::move(done)); });
     }
   });
 }

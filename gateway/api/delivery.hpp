@@ -3,13 +3,16 @@
 // questions only a topic's owner can (history, presence).
 //
 // Every topic, and every user's personal log, is owned by one shard
-// (hash(name) % shards). A publication goes to the owner first, which
-// assigns the next offset, keeps the message in history and then posts the
-// fan-out to every shard itself. Posts from one thread reach each
-// io_context in order, so every subscriber sees a topic's offsets in order,
-// and a history snapshot taken by the owner lines up exactly with the live
-// stream (see hub::catch_up). Each shard then delivers from its own registry
-// without locks. The frame is encoded once and shared.
+// (hash(name) % shards). A publication is stamped on the thread that
+// received it, under the owner's owned_mutex: it takes the next offset, is
+// kept in history, and its fan-out is posted to the interested shards
+// before the mutex is released. Posts made under one mutex reach each
+// io_context in that mutex's order, so every subscriber sees a topic's
+// offsets in order, and a history snapshot taken under it lines up exactly
+// with the live stream (see hub::catch_up). Each shard then delivers from
+// its own registry without locks. The frame is encoded once and shared.
+// (Stamping on the owner's thread instead cost a hop there and back per
+// push: ~20 % of /push's CPU in task switches, issue 8.)
 // In a fleet (attach(bus)) the stream is the sequencer instead: a
 // publication goes to JetStream, which gives it its offset and republishes
 // it to every node listening to the key, this one included; on each node
@@ -102,9 +105,10 @@ class delivery : public bus::sink {
   // `since` it holds no messages and tells the current position.
   boost::asio::awaitable<hub::history_slice> history(std::string key, std::optional<std::uint64_t> since,
                                                      std::size_t limit, std::string epoch);
-  // The same for callers that are not coroutines: `done(slice)` runs on `back`.
+  // The same for callers that are not coroutines: `done(slice)` runs on
+  // shard `back`, before any frame of `key` stamped after the snapshot.
   void fetch_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
-                     boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
+                     std::size_t back, std::function<void(hub::history_slice)> done);
 
   // Counts a subscriber arriving on (or leaving) `topic` at the owner; when
   // `user` thereby joins or leaves, the topic's subscribers are told.
@@ -148,9 +152,11 @@ class delivery : public bus::sink {
   boost::asio::awaitable<presence_info> fleet_presence_of(std::string topic);
   void bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                    boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
-  // On `owner`: records `shard`'s interest in `key`; in a fleet, listens to
-  // the key on the bus while any shard is interested.
-  void update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add);
+  // On `owner`: records `shard`'s interest in `key` (calling `while_locked`
+  // before the owned_mutex is released); in a fleet, listens to the key on
+  // the bus while any shard is interested.
+  void update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add,
+                       const std::function<void()>& while_locked = {});
 
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;

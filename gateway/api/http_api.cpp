@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -304,6 +305,7 @@ boost::asio::awaitable<response> http_api::scrape(const request& req) {
         auto& st = *(*states)[i];
         metrics::shard_stats copy = st.stats;
         copy.users = st.registry.user_count();
+        std::lock_guard lock(st.owned_mutex);  // other threads stamp into `topics`
         copy.history_topics = st.topics.topics();
         copy.history_messages = st.topics.messages();
         copy.history_bytes = st.topics.bytes();

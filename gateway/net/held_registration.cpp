@@ -41,7 +41,7 @@ held_registration::~held_registration() {
 }
 
 void held_history::operator()(std::function<void(hub::history_slice)> done) const {
-  ctx.delivery.fetch_history(key, since, epoch, ctx.opts.history_size, ctx.executor, std::move(done));
+  ctx.delivery.fetch_history(key, since, epoch, ctx.opts.history_size, ctx.state.index, std::move(done));
 }
 
 }  // namespace herald::net

@@ -308,7 +308,7 @@ void ws_session::start_subscription(const std::string& topic, std::optional<std:
   }
   if (!recovering_) recovering_ = std::make_unique<std::vector<hub::catch_up>>();
   recovering_->emplace_back(topic, since);
-  ctx_.delivery.fetch_history(topic, since, epoch, ctx_.opts.history_size, ctx_.executor,
+  ctx_.delivery.fetch_history(topic, since, epoch, ctx_.opts.history_size, ctx_.state.index,
                               [self = shared_from_this(), topic, id, since](hub::history_slice slice) {
                                 self->on_history(topic, id, since, std::move(slice));
                               });

@@ -10,6 +10,7 @@ shard_pool::shard_pool(std::size_t shards) {
     // BOOST_ASIO_CONCURRENCY_HINT_UNSAFE* hints drop it in Boost 1.81), and
     // must: other shards, the bus and the main thread post into it.
     contexts_.push_back(std::make_unique<asio::io_context>(1));
+    ordered_.push_back(asio::make_strand(contexts_.back()->get_executor()));
   }
 }
 

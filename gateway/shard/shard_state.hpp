@@ -4,9 +4,17 @@
 // (topic -> shard by hash), the JSON codec (one simdjson parser per shard)
 // and the shard's counters.
 //
-// Thread contract: shard-local. Only the shard's own thread touches it; other
-// shards reach it through shard_pool::post_to / map.
+// Thread contract: shard-local, except for the keys this shard owns:
+//   - `topics` (their logs) is touched by any thread, under `owned_mutex`:
+//     a push or publish is stamped on the thread that received it;
+//   - `interest` is written only by this shard's thread, under
+//     `owned_mutex`; that thread may read it without, others read under it.
+// Everything else is touched only by the shard's own thread; other shards
+// reach it through shard_pool::post_to / map. What must stay ordered with
+// the stamps of a key (an interest answer, a history snapshot's delivery)
+// is posted while `owned_mutex` is held.
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -28,6 +36,7 @@ struct shard_state {
       : index(i), topics(limits, history_bytes) {}
   std::size_t index;
   hub::registry registry;
+  std::mutex owned_mutex;      // see the thread contract: guards topics, and interest's writes
   hub::topic_book topics;      // logs of the topics this shard owns
   hub::presence_book presence; // presence of the topics this shard owns
   hub::presence_leases poll_presence;  // long-pollers kept present between polls (any topic, this shard's polls)
