@@ -176,16 +176,25 @@ void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since
 
 void delivery::presence(std::string topic, std::string user, bool arrived) {
   const auto owner = owner_of(topic);
-  pool_.post_to(owner, [this, owner, topic = std::move(topic), user = std::move(user), arrived] {
-    auto& book = states_[owner]->presence;
-    const bool changed = arrived ? book.add(topic, user) : book.remove(topic, user);
-    if (!changed) return;
-    // In a fleet the event goes round the bus and comes back to every node,
-    // this one included, which decides there whether the fleet changed.
-    if (bus_) {
-      bus_->presence_event(topic, user, arrived);
-    } else {
+  if (!bus_) {
+    // Here, under the owner's lock, like a publication: what the same
+    // connection publishes next is stamped after its join, so every
+    // receiver sees the join first (posting the change to the owner would
+    // let that publication, stamped at once, overtake it).
+    auto& st = *states_[owner];
+    std::lock_guard lock(st.owned_mutex);
+    if (arrived ? st.presence.add(topic, user) : st.presence.remove(topic, user)) {
       send_presence_frame(owner, topic, user, arrived);
+    }
+    return;
+  }
+  // In a fleet the event goes round the bus and comes back to every node,
+  // this one included, which decides there whether the fleet changed.
+  pool_.post_to(owner, [this, owner, topic = std::move(topic), user = std::move(user), arrived] {
+    auto& st = *states_[owner];
+    std::lock_guard lock(st.owned_mutex);
+    if (arrived ? st.presence.add(topic, user) : st.presence.remove(topic, user)) {
+      bus_->presence_event(topic, user, arrived);
     }
   });
 }
@@ -199,7 +208,7 @@ void delivery::send_presence_frame(std::size_t owner, const std::string& topic, 
   auto f = hub::make_frame(std::move(m));
   for (std::size_t i = 0; i < states_.size(); ++i) {
     if (!(targets & (std::uint64_t{1} << i))) continue;
-    pool_.post_to(i, [each = fan_each{&states_}, i, f] { each(i, f); });
+    pool_.post_ordered(i, [each = fan_each{&states_}, i, f] { each(i, f); });
   }
 }
 
@@ -207,18 +216,26 @@ void delivery::send_presence_frame(std::size_t owner, const std::string& topic, 
 // unspecified, and the lambda below moves `key` away.
 void delivery::interest(std::string key, std::size_t shard, bool add) {
   const auto owner = owner_of(key);
+  if (!bus_) {
+    set_interest(owner, key, shard, add);
+    return;
+  }
   pool_.post_to(owner, [this, owner, key = std::move(key), shard, add] { update_interest(owner, key, shard, add); });
 }
 
-void delivery::update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add,
-                               const std::function<void()>& while_locked) {
+// Without a bus the interest is only the owner's bitmask, set here under
+// its lock: a join or a publication this shard makes next (both stamped
+// under the same lock) already sees it, so a subscriber gets its own join.
+void delivery::set_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add) {
+  auto& st = *states_[owner];
+  std::lock_guard lock(st.owned_mutex);
+  add ? st.interest.add(key, shard) : st.interest.remove(key, shard);
+}
+
+void delivery::update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add) {
   auto& st = *states_[owner];
   const bool before = st.interest.of(key) != 0;
-  {
-    std::lock_guard lock(st.owned_mutex);
-    add ? st.interest.add(key, shard) : st.interest.remove(key, shard);
-    if (while_locked) while_locked();
-  }
+  set_interest(owner, key, shard, add);
   const bool after = st.interest.of(key) != 0;
   if (!bus_ || before == after) return;
   if (after) {
@@ -234,17 +251,16 @@ void delivery::update_interest(std::size_t owner, const std::string& key, std::s
 void delivery::interest(std::string key, std::size_t shard, boost::asio::any_io_executor back,
                         std::function<void()> done) {
   const auto owner = owner_of(key);
+  if (!bus_) {
+    set_interest(owner, key, shard, true);
+    pool_.post_ordered(shard, std::move(done));
+    return;
+  }
+  // In a fleet, pushes reach this node once NATS has our subscription.
   pool_.post_to(owner, [this, owner, key = std::move(key), shard, back = std::move(back),
                         done = std::move(done)]() mutable {
-    // In a fleet, pushes reach this node once NATS has our subscription;
-    // here, `done` leaves under the lock, before any frame stamped after
-    // the interest.
-    if (bus_) {
-      update_interest(owner, key, shard, true);
-      bus_->barrier(std::move(back), std::move(done));
-    } else {
-      update_interest(owner, key, shard, true, [&] { pool_.post_ordered(shard, std::move(done)); });
-    }
+    update_interest(owner, key, shard, true);
+    bus_->barrier(std::move(back), std::move(done));
   });
 }
 
@@ -253,6 +269,7 @@ boost::asio::awaitable<presence_info> delivery::presence_of(std::string topic) {
   auto* states = &states_;
   const auto owner = owner_of(topic);
   return pool_.run_on<presence_info>(owner, [states, owner, topic = std::move(topic)] {
+    std::lock_guard lock((*states)[owner]->owned_mutex);
     auto& book = (*states)[owner]->presence;
     return presence_info{book.known(topic), book.users(topic), book.connections(topic)};
   });

@@ -119,7 +119,9 @@ class delivery : public bus::sink {
   // only to shards that announced the key, so a shard announces before it
   // asks the owner for history, and a connection that registers without a
   // history request waits for the acknowledgement (the second form, which
-  // adds and then runs `done` on `back`) before it reads on.
+  // adds and then runs `done` on `shard`, or in a fleet on `back` once the
+  // bus has the subscription) before it reads on. On a single node both
+  // take effect at once, under the owner's lock (set_interest).
   void interest(std::string key, std::size_t shard, bool add);
   void interest(std::string key, std::size_t shard, boost::asio::any_io_executor back, std::function<void()> done);
   boost::asio::awaitable<presence_info> presence_of(std::string topic);
@@ -152,11 +154,11 @@ class delivery : public bus::sink {
   boost::asio::awaitable<presence_info> fleet_presence_of(std::string topic);
   void bus_history(std::string key, std::optional<std::uint64_t> since, std::string epoch, std::size_t limit,
                    boost::asio::any_io_executor back, std::function<void(hub::history_slice)> done);
-  // On `owner`: records `shard`'s interest in `key` (calling `while_locked`
-  // before the owned_mutex is released); in a fleet, listens to the key on
-  // the bus while any shard is interested.
-  void update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add,
-                       const std::function<void()>& while_locked = {});
+  // In a fleet, on `owner`: records `shard`'s interest in `key` and listens
+  // to the key on the bus while any shard is interested.
+  void update_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add);
+  // Records `shard`'s interest in `key` under the owner's lock (any thread).
+  void set_interest(std::size_t owner, const std::string& key, std::size_t shard, bool add);
 
   shard::shard_pool& pool_;
   std::vector<std::unique_ptr<shard::shard_state>>& states_;

@@ -1,6 +1,7 @@
 // delivery's fleet half: publications through the bus, what arrives from
 // it, count queries and history read from the stream. See delivery.hpp.
 #include <chrono>
+#include <mutex>
 #include <set>
 
 #include <boost/asio/bind_executor.hpp>
@@ -291,6 +292,7 @@ void delivery::seed_presence(std::size_t owner, const std::string& topic, bool r
 void delivery::on_presence_query(std::string key, std::string reply_to) {
   const auto owner = owner_of(key);
   pool_.post_to(owner, [this, owner, key = std::move(key), reply_to = std::move(reply_to)] {
+    std::lock_guard lock(states_[owner]->owned_mutex);
     auto& book = states_[owner]->presence;
     std::string body = node_name_ + "\n" + std::to_string(book.connections(key));
     for (const auto& u : book.users(key)) body += "\n" + u;

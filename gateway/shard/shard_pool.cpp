@@ -32,7 +32,12 @@ void shard_pool::stop() {
   for (auto& ctx : contexts_) ctx->stop();
 }
 
-void shard_pool::destroy() { contexts_.clear(); }
+// The strands first: each one's state locks a mutex of its io_context's
+// strand service when it goes (TSan caught the other order).
+void shard_pool::destroy() {
+  ordered_.clear();
+  contexts_.clear();
+}
 
 void shard_pool::join() {
   for (auto& t : threads_) {

@@ -5,10 +5,12 @@
 // and the shard's counters.
 //
 // Thread contract: shard-local, except for the keys this shard owns:
-//   - `topics` (their logs) is touched by any thread, under `owned_mutex`:
-//     a push or publish is stamped on the thread that received it;
-//   - `interest` is written only by this shard's thread, under
-//     `owned_mutex`; that thread may read it without, others read under it.
+//   - `topics` (their logs) and `presence` are touched by any thread,
+//     under `owned_mutex`: a push or publish is stamped, and a join or
+//     leave recorded, on the thread that received it;
+//   - `interest` is written under `owned_mutex`: by any thread on a single
+//     node, only by this shard's thread in a fleet (which may then read it
+//     without the mutex; every other read holds it).
 // Everything else is touched only by the shard's own thread; other shards
 // reach it through shard_pool::post_to / map. What must stay ordered with
 // the stamps of a key (an interest answer, a history snapshot's delivery)
@@ -38,7 +40,7 @@ struct shard_state {
   hub::registry registry;
   std::mutex owned_mutex;      // see the thread contract: guards topics, and interest's writes
   hub::topic_book topics;      // logs of the topics this shard owns
-  hub::presence_book presence; // presence of the topics this shard owns
+  hub::presence_book presence; // presence of the topics this shard owns (under owned_mutex)
   hub::presence_leases poll_presence;  // long-pollers kept present between polls (any topic, this shard's polls)
   hub::interest_book interest; // which shards subscribe to the keys this shard owns
   hub::fleet_book fleet;       // fleet: bus subscriptions and per-publication counts of owned keys
