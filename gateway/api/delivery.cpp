@@ -176,27 +176,27 @@ void delivery::fetch_history(std::string key, std::optional<std::uint64_t> since
 
 void delivery::presence(std::string topic, std::string user, bool arrived) {
   const auto owner = owner_of(topic);
-  if (!bus_) {
-    // Here, under the owner's lock, like a publication: what the same
-    // connection publishes next is stamped after its join, so every
-    // receiver sees the join first (posting the change to the owner would
-    // let that publication, stamped at once, overtake it).
+  auto record = [this, owner, topic = std::move(topic), user = std::move(user), arrived] {
     auto& st = *states_[owner];
     std::lock_guard lock(st.owned_mutex);
-    if (arrived ? st.presence.add(topic, user) : st.presence.remove(topic, user)) {
+    if (!(arrived ? st.presence.add(topic, user) : st.presence.remove(topic, user))) return;
+    // In a fleet the event goes round the bus and comes back to every node,
+    // this one included, which decides there whether the fleet changed.
+    if (bus_) {
+      bus_->presence_event(topic, user, arrived);
+    } else {
       send_presence_frame(owner, topic, user, arrived);
     }
-    return;
+  };
+  // On a single node here, under the owner's lock, like a publication: what
+  // the same connection publishes next is stamped after its join, so every
+  // receiver sees the join first (posted to the owner, the join could be
+  // overtaken by that publication, stamped at once).
+  if (bus_) {
+    pool_.post_to(owner, std::move(record));
+  } else {
+    record();
   }
-  // In a fleet the event goes round the bus and comes back to every node,
-  // this one included, which decides there whether the fleet changed.
-  pool_.post_to(owner, [this, owner, topic = std::move(topic), user = std::move(user), arrived] {
-    auto& st = *states_[owner];
-    std::lock_guard lock(st.owned_mutex);
-    if (arrived ? st.presence.add(topic, user) : st.presence.remove(topic, user)) {
-      bus_->presence_event(topic, user, arrived);
-    }
-  });
 }
 
 void delivery::send_presence_frame(std::size_t owner, const std::string& topic, const std::string& user, bool join) {

@@ -253,8 +253,6 @@ void ws_session::bind(const std::string& user, std::string_view event, std::func
   if (outcome.deferred) read_paused_ = true;
 }
 
-// Leaves `topic` (registry, owner's interest, presence). Returns false when
-// this connection was not subscribed.
 bool ws_session::end_subscription(const std::string& topic) {
   if (!leave_topic(topic)) return false;
   std::erase_if(topics_, [&](const topic_sub& t) { return t.name == topic; });
@@ -262,6 +260,8 @@ bool ws_session::end_subscription(const std::string& topic) {
   return true;
 }
 
+// Leaves `topic` (registry, owner's interest, presence). Returns false when
+// this connection was not subscribed.
 bool ws_session::leave_topic(const std::string& topic) {
   if (!ctx_.unsubscribe(this, topic)) return false;
   if (presence_on(topic)) ctx_.delivery.presence(topic, presence_user(), false);

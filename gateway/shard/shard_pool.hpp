@@ -178,6 +178,20 @@ struct sequenced_state {
   std::uint64_t targets;
   Handler handler;
 
+  // Runs `prepare()` and builds the state for its targets; with none, it
+  // finishes at once and returns null.
+  template <class Prepare, class Start>
+  static std::shared_ptr<sequenced_state> begin(Prepare& prepare, Start& start, Each each, Reduce red,
+                                                std::size_t shards, Handler h) {
+    auto [value, targets] = prepare();
+    R init = start(value);
+    auto st = std::make_shared<sequenced_state>(std::move(value), std::move(init), std::move(each), std::move(red),
+                                                shards, targets, std::move(h));
+    if (targets != 0) return st;
+    finish(std::move(st), shards);
+    return nullptr;
+  }
+
   // Runs `each` for shard `i`; the last of the targets finishes.
   static void run(const std::shared_ptr<sequenced_state>& st, std::size_t i, std::size_t shards) {
     st->results[i] = st->each(i, st->prepared);
@@ -209,17 +223,11 @@ auto shard_pool::sequenced(std::size_t owner, Prepare prepare, Start start, Each
     // posts to the others, so each shard still sees the owner's order.
     dispatch_to(owner, [this, owner, prepare = std::move(prepare), start = std::move(start), each = std::move(each),
                         reduce = std::move(reduce), handler = std::move(handler)]() mutable {
-      auto [value, targets] = prepare();
-      R init = start(value);
-      auto st = std::make_shared<state_t>(std::move(value), std::move(init), std::move(each), std::move(reduce),
-                                          size(), targets, std::move(handler));
-      if (targets == 0) {
-        state_t::finish(std::move(st), size());
-        return;
-      }
       const std::size_t n = size();
+      auto st = state_t::begin(prepare, start, std::move(each), std::move(reduce), n, std::move(handler));
+      if (!st) return;
       for (std::size_t i = 0; i < n; ++i) {
-        if (!(targets & (std::uint64_t{1} << i))) continue;
+        if (!(st->targets & (std::uint64_t{1} << i))) continue;
         if (i == owner) {
           state_t::run(st, i, n);
         } else {
@@ -241,16 +249,10 @@ asio::awaitable<R> shard_pool::sequenced_under(std::mutex& guard, Prepare prepar
     using state_t = detail::sequenced_state<R, prepared_t, Each, Reduce, result_t, decltype(handler)>;
     const std::size_t n = size();
     std::lock_guard lock(guard);
-    auto [value, targets] = prepare();
-    R init = start(value);
-    auto st = std::make_shared<state_t>(std::move(value), std::move(init), std::move(each), std::move(reduce), n,
-                                        targets, std::move(handler));
-    if (targets == 0) {
-      state_t::finish(std::move(st), n);
-      return;
-    }
+    auto st = state_t::begin(prepare, start, std::move(each), std::move(reduce), n, std::move(handler));
+    if (!st) return;
     for (std::size_t i = 0; i < n; ++i) {
-      if (targets & (std::uint64_t{1} << i)) post_ordered(i, [st, i, n] { state_t::run(st, i, n); });
+      if (st->targets & (std::uint64_t{1} << i)) post_ordered(i, [st, i, n] { state_t::run(st, i, n); });
     }
   };
   return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);

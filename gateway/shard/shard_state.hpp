@@ -38,7 +38,7 @@ struct shard_state {
       : index(i), topics(limits, history_bytes) {}
   std::size_t index;
   hub::registry registry;
-  std::mutex owned_mutex;      // see the thread contract: guards topics, and interest's writes
+  std::mutex owned_mutex;      // see the thread contract: guards topics, presence, and interest's writes
   hub::topic_book topics;      // logs of the topics this shard owns
   hub::presence_book presence; // presence of the topics this shard owns (under owned_mutex)
   hub::presence_leases poll_presence;  // long-pollers kept present between polls (any topic, this shard's polls)
