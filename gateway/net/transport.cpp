@@ -1,8 +1,10 @@
 #include "net/transport.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <string>
 
@@ -89,6 +91,29 @@ std::size_t transport::read_now(asio::mutable_buffer b, error_code& ec) {
   std::size_t n = 0;
   if (try_read(b, n, ec) != step::done) ec = asio::error::would_block;
   return n;
+}
+
+std::size_t transport::write_now(asio::const_buffer head, asio::const_buffer body, error_code& ec) {
+  if (tls_) {
+    std::size_t n = 0;
+    const std::array<asio::const_buffer, 2> both{head, body};
+    if (detail::write_attempt<std::array<asio::const_buffer, 2>>{both}(*this, n, ec) != step::done) {
+      ec = asio::error::would_block;
+    }
+    return n;
+  }
+  iovec iov[2] = {{const_cast<void*>(head.data()), head.size()}, {const_cast<void*>(body.data()), body.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = body.size() > 0 ? 2 : 1;
+  for (;;) {
+    const auto sent = ::sendmsg(sock_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (errno == EINTR) continue;
+    ec = errno == EAGAIN || errno == EWOULDBLOCK ? error_code(asio::error::would_block)
+                                                 : error_code(errno, boost::system::system_category());
+    return 0;
+  }
 }
 
 std::size_t transport::discard_now(std::size_t n, error_code& ec) {

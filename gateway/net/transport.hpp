@@ -1,9 +1,8 @@
 #pragma once
 // transport: one accepted connection's byte stream — its TCP socket, and the
 // TLS session on it when the listen port serves TLS (--tls-cert). Every
-// session type (http_session, ws_session under frame_bounded_socket,
-// long_poll, sse_stream) reads and writes through it, so each speaks plain
-// TCP or TLS alike.
+// session type (http_session, ws_session, long_poll, sse_stream) reads and
+// writes through it, so each speaks plain TCP or TLS alike.
 //
 // Why not asio::ssl::stream: its engine keeps two ~17 KiB buffers per
 // stream for the connection's whole life, ten times what an idle WebSocket
@@ -72,6 +71,11 @@ class transport {
   // TLS, would_block may also mean the session waits to write (a KeyUpdate
   // answer); the caller's next readiness wait then retries.
   std::size_t read_now(asio::mutable_buffer b, error_code& ec);
+  // Writes what it can of `head` then `body` without blocking (one
+  // sendmsg; with TLS one record of both, gathered); `ec`: would_block when
+  // the socket takes nothing now (with TLS, also when the session waits to
+  // read), else the error. A TLS retry must offer the same bytes again.
+  std::size_t write_now(asio::const_buffer head, asio::const_buffer body, error_code& ec);
   // Drops up to `n` bytes without blocking (a plain socket's without copying
   // them, MSG_TRUNC; TLS's through SSL_read into a scratch buffer); `ec` as
   // for read_now().
@@ -98,7 +102,7 @@ class transport {
   step try_write(asio::const_buffer b, std::size_t& n, error_code& ec);
   step try_handshake(error_code& ec);
   // A per-thread buffer of one TLS record's payload: small gathered writes
-  // (Beast's frame header and payload) go out as one record.
+  // (a WebSocket frame's header and payload) go out as one record.
   static asio::mutable_buffer gather_space();
 
  private:

@@ -1,12 +1,15 @@
 #include "net/ws_session.hpp"
 
 #include <algorithm>
+#include <array>
+#include <tuple>
 #include <cstring>
 #include <limits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <boost/smart_ptr/make_local_shared.hpp>
 
 #include "api/delivery.hpp"
@@ -26,27 +29,35 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using metrics::close_reason;
+namespace websocket = beast::websocket;
 
-websocket::close_reason close_frame_for(close_reason why) {
+struct close_frame {
+  std::uint16_t code;
+  std::string_view reason;
+};
+
+close_frame close_frame_for(close_reason why, std::uint16_t peer_code) {
   switch (why) {
-    case close_reason::slow_consumer: return {websocket::close_code::policy_error, "slow consumer"};
-    case close_reason::shutdown: return {websocket::close_code::going_away, "server shutting down"};
-    case close_reason::idle_timeout: return {websocket::close_code::going_away, "idle timeout"};
-    case close_reason::bad_utf8: return {websocket::close_code::bad_payload, "invalid UTF-8"};
-    case close_reason::token_expired: return {static_cast<websocket::close_code>(4001), "token expired"};
-    case close_reason::rate_limited: return {websocket::close_code::policy_error, "rate limit"};
-    default: return {websocket::close_code::normal};
+    case close_reason::slow_consumer: return {1008, "slow consumer"};
+    case close_reason::shutdown: return {1001, "server shutting down"};
+    case close_reason::idle_timeout: return {1001, "idle timeout"};
+    case close_reason::too_big: return {1009, "message too big"};
+    case close_reason::bad_utf8: return {1007, "invalid UTF-8"};
+    case close_reason::protocol_error: return {1002, "protocol error"};
+    case close_reason::token_expired: return {4001, "token expired"};
+    case close_reason::rate_limited: return {1008, "rate limit"};
+    case close_reason::peer: return {peer_code, {}};  // the peer's code echoed (none: an empty close frame)
+    default: return {1000, {}};
   }
 }
 
-// Why the reader stopped when nobody on our side asked it to.
-close_reason classify(const boost::system::error_code& ec) {
-  if (ec == websocket::error::message_too_big) return close_reason::too_big;
-  if (ec == websocket::error::bad_frame_payload) return close_reason::bad_utf8;
-  if (ec == websocket::error::closed || ec.category() != websocket::make_error_code(websocket::error::closed).category()) {
-    return close_reason::peer;
+// The close a parser error calls for.
+close_reason reason_for(std::uint16_t code) {
+  switch (code) {
+    case 1009: return close_reason::too_big;
+    case 1007: return close_reason::bad_utf8;
+    default: return close_reason::protocol_error;
   }
-  return close_reason::protocol_error;
 }
 
 template <class D>
@@ -54,19 +65,42 @@ bool older_than(ws_session::clock::time_point then, ws_session::clock::time_poin
   return now - then >= std::chrono::duration_cast<ws_session::clock::duration>(limit);
 }
 
+// Where a shard's connections read: what a read brings is handled before
+// the next connection's read, so one buffer serves them all; a message that
+// spans reads is copied out (ws_frame_parser).
+std::span<char> scratch() {
+  thread_local char space[16384];
+  return {space, sizeof space};
+}
+
+// A lingering peer (our close frame is out) that keeps sending after this
+// many bytes is no longer read: it gets backpressure, which is what makes a
+// client busy writing (Python websockets in a send loop) read our close
+// frame. Each heartbeat sweep wakes it for one more budget. The wait ends
+// at the peer's close frame or end of stream, its failure, or when the
+// heartbeat drops the socket after --close-timeout.
+constexpr std::size_t linger_budget = 4u << 20;
+
+// Drops the first `n` bytes of a gathered write.
+void advance(std::array<asio::const_buffer, 2>& b, std::size_t n) {
+  const std::size_t first = std::min(n, b[0].size());
+  b[0] += first;
+  b[1] += n - first;
+}
+
 }  // namespace
 
 ws_session::ws_session(transport t, std::uint64_t id, const tcp::endpoint& peer, shard_context& ctx,
                        address_limit::lease lease)
-    : peer_(peer), ws_(std::move(t)), ctx_(ctx), id_(id), lease_(std::move(lease)) {}
+    : peer_(peer), sock_(std::move(t)), parser_(ctx.opts.max_message), ctx_(ctx), id_(id), lease_(std::move(lease)) {}
 
 ws_session::~ws_session() = default;
 
-// With allocate_shared's 16-byte control block, 272 bytes take the 288-byte
+// With allocate_shared's 16-byte control block, 336 bytes take the 352-byte
 // pool class. Every idle connection pays it: a member that pushes the size
 // over means 16 more bytes per connection (issue 8's memory budget), so
 // make room (a hole, a rarely used field moved behind a pointer) first.
-static_assert(sizeof(void*) != 8 || sizeof(ws_session) <= 272, "ws_session outgrew its pool class");
+static_assert(sizeof(void*) != 8 || sizeof(ws_session) <= 336, "ws_session outgrew its pool class");
 
 void ws_session::start(std::shared_ptr<ws_session> self, request req) {
   auto ex = self->ctx_.executor;
@@ -74,28 +108,19 @@ void ws_session::start(std::shared_ptr<ws_session> self, request req) {
                  log_unexpected{"ws_session"});
 }
 
-void ws_session::configure() {
-  ws_.set_option(websocket::stream_base::timeout{
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.opts.handshake_timeout),
-      websocket::stream_base::none(), false});
-  ws_.read_message_max(ctx_.opts.max_message);
-  // Frames go out whole: fragmenting would only add headers and syscalls.
-  ws_.auto_fragment(false);
-  // A pong (or ping) from the client proves it is alive as much as data
-  // does. A ping also costs what a message does under --client-rate: Beast
-  // answers each with a pong inside the read, so a flood of them would
-  // otherwise make us write without limit and never finish that read.
-  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-    last_activity_ = clock::now();
-    if (kind == websocket::frame_type::ping) refuse_over_rate();
-  });
-}
-
+// Beast answers the upgrade, on a stream over the session's transport that
+// lives only for the handshake: its ~2.6 KiB of state go once it is done.
 asio::awaitable<bool> ws_session::handshake(request& req) {
-  configure();
   std::optional<api::identity> who;  // from ?token=, bound once the session is open
   if (!co_await admit_upgrade(req, who)) co_return false;
-  auto [ec] = co_await ws_.async_accept(req, use_tuple);
+  boost::system::error_code ec;
+  {
+    websocket::stream<transport&, false> ws(sock_);
+    ws.set_option(websocket::stream_base::timeout{
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.opts.handshake_timeout),
+        websocket::stream_base::none(), false});
+    std::tie(ec) = co_await ws.async_accept(req, use_tuple);
+  }
   if (ec) {
     if (util::log_enabled(util::log_level::debug)) {
       util::log(util::log_level::debug, "websocket handshake failed",
@@ -104,7 +129,6 @@ asio::awaitable<bool> ws_session::handshake(request& req) {
     co_return false;
   }
   if (ctx_.after_handshake) ctx_.after_handshake(ctx_);
-  ws_.text(true);
   open_ = true;
   last_activity_ = last_ping_ = clock::now();
   rate_tokens_ = std::numeric_limits<std::uint32_t>::max();  // a full bucket: within_rate() clamps it to the burst
@@ -128,52 +152,33 @@ asio::awaitable<void> ws_session::session_main(std::shared_ptr<ws_session> self,
   if (accepted) reader(std::move(self));
 }
 
-bool ws_session::parkable() const {
-  return !message_ && ws_.is_message_done() && ws_.next_layer().parkable();
-}
+// Suspends while reading is paused; resume_reader() comes back.
+struct ws_session::paused {
+  ws_session& s;
+  bool await_ready() const noexcept { return !s.read_paused_; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { s.paused_reader_ = h; }
+  void await_resume() const noexcept {}
+};
 
-struct ws_session::next_input {
+// Parks until the socket has something to read (at once when TLS holds
+// bytes already read off it); held back (a spent linger budget), until an
+// error or a sweep's cancel instead.
+struct ws_session::readable {
   ws_session& s;
   io_result& r;
-  bool await_ready() const noexcept { return false; }
+  bool await_ready() const noexcept {
+    if (s.held_ || !s.sock_.pending()) return false;
+    r = {};
+    return true;
+  }
   void await_suspend(std::coroutine_handle<> h) {
-    if (s.read_paused_) {
-      s.paused_reader_ = h;  // resume_reader() comes back here
-      return;
-    }
-    start(h);
+    s.sock_.next_layer().async_wait(s.held_ ? socket_t::wait_error : socket_t::wait_read, io_handler{&r, h});
   }
   void await_resume() const noexcept {}
-
-  // Parks in a readiness wait when Beast holds nothing, then reads; the
-  // handlers hold the session, the result slot and the coroutine only.
-  void start(std::coroutine_handle<> h) {
-    if (!s.parkable()) return read(h);
-    beast::get_lowest_layer(s.ws_).async_wait(socket_t::wait_read, ready{&s, &r, h});
-  }
-  void read(std::coroutine_handle<> h) {
-    s.ws_.async_read_some(asio::buffer(s.chunk_), io_handler{&r, h});
-  }
-  struct ready {
-    ws_session* s;
-    io_result* r;
-    std::coroutine_handle<> h;
-    using allocator_type = pool_allocator<void>;
-    allocator_type get_allocator() const noexcept { return {}; }
-    void operator()(boost::system::error_code ec) {
-      if (ec) {
-        *r = {ec, 0};
-        h.resume();
-        return;
-      }
-      next_input{*s, *r}.read(h);
-    }
-  };
 };
 
 void ws_session::resume_reader() {
-  auto h = std::exchange(paused_reader_, {});
-  if (h) next_input{*this, *reader_result_}.start(h);
+  if (auto h = std::exchange(paused_reader_, {})) h.resume();
 }
 
 loop ws_session::reader(std::shared_ptr<ws_session> self) {
@@ -188,34 +193,94 @@ loop ws_session::reader(std::shared_ptr<ws_session> self) {
     ~on_exit() { s.teardown(r.ec ? r.ec : asio::error::operation_aborted); }
   } exit{s, r};
   for (;;) {
-    co_await next_input{s, r};
-    if (r.ec) break;
-    s.on_chunk(r.bytes);
+    co_await paused{s};
+    if (s.backlog_) {
+      auto held = std::move(s.backlog_);
+      std::span<char> in(held->data(), held->size());
+      if (!s.feed(in, r)) break;
+      continue;  // paused again, or nothing left of it
+    }
+    co_await readable{s, r};
+    if (r.ec == asio::error::operation_aborted && s.held_ && s.sock_.is_open()) {
+      s.held_ = false;  // a sweep woke a held peer: a new budget
+      s.lingered_ = 0;
+      continue;
+    }
+    if (r.ec || !s.drain(r)) break;
   }
 }
 
-void ws_session::on_chunk(std::size_t n) {
-  const bool done = ws_.is_message_done();
-  if (done && !message_) {
-    on_message(std::string_view(chunk_, n), ws_.got_text());  // the common case: no copy
-    return;
+bool ws_session::drain(io_result& r) {
+  const auto buf = scratch();
+  for (int reads = 0; reads < 4; ++reads) {  // a fair share; the next wait sees the rest at once
+    const std::size_t n = sock_.read_now(asio::buffer(buf.data(), buf.size()), r.ec);
+    if (r.ec == asio::error::would_block) {
+      r.ec = {};
+      return true;
+    }
+    if (r.ec) return false;
+    std::span<char> in(buf.data(), n);
+    if (!feed(in, r)) return false;
+    if (read_paused_ || held_ || n < buf.size()) return true;
   }
-  if (!message_) message_ = std::make_unique<beast::flat_buffer>();
-  auto dst = message_->prepare(n);
-  std::memcpy(dst.data(), chunk_, n);
-  message_->commit(n);
-  if (!done) return;
-  auto whole = std::move(message_);  // idle connections keep no read buffer
-  auto data = whole->data();
-  on_message(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_text());
+  return true;
+}
+
+bool ws_session::feed(std::span<char>& in, io_result& r) {
+  if (closing_) {
+    lingered_ = static_cast<std::uint32_t>(std::min<std::size_t>(linger_budget, lingered_ + in.size()));
+    if (lingered_ >= linger_budget) held_ = true;
+  }
+  while (!in.empty()) {
+    if (peer_closed_) return true;  // nothing follows a close frame
+    auto e = parser_.next(in);
+    if (e.what == ws_frame_parser::kind::none) break;
+    if (!on_frame(e)) {
+      r.ec = {};
+      return false;
+    }
+    if (!sock_.is_open()) return false;
+    if (read_paused_) {
+      if (!in.empty()) backlog_ = std::make_unique<std::string>(in.data(), in.size());
+      in = {};
+      return true;
+    }
+  }
+  return sock_.is_open();
+}
+
+// False when the reader is done: the close handshake is complete.
+bool ws_session::on_frame(ws_frame_parser::event& e) {
+  using kind = ws_frame_parser::kind;
+  switch (e.what) {
+    case kind::message: on_message(e.payload, e.text); return true;
+    case kind::ping:
+      last_activity_ = clock::now();
+      if (closing_ || refuse_over_rate()) return true;
+      pong_ = std::make_unique<std::string>(e.payload);  // only the latest ping is answered (RFC 6455 5.5.3)
+      ensure_writer();
+      return true;
+    case kind::pong: last_activity_ = clock::now(); return true;
+    case kind::close: on_peer_close(e.code); return !close_sent_;
+    case kind::error: close(reason_for(e.code), false); return true;
+    case kind::none: return true;
+  }
+  return true;
+}
+
+// The peer's close frame: answered with its code; once both are out the
+// socket closes (the writer does it when ours goes after theirs).
+void ws_session::on_peer_close(std::uint16_t code) {
+  peer_closed_ = true;
+  if (closing_) return;
+  peer_code_ = code;
+  close(close_reason::peer, false);
 }
 
 void ws_session::on_message(std::string_view text, bool is_text) {
   last_activity_ = clock::now();
   ++ctx_.state.stats.frames_received;
   if (closing_ || refuse_over_rate()) return;
-  // Beast 1.81 misses a UTF-8 sequence cut off by an empty final fragment
-  // (and then fails the *next* message): check each whole message here.
   if (is_text && !proto::valid_utf8(text)) {
     close(close_reason::bad_utf8, false);
     return;
@@ -295,8 +360,8 @@ bool ws_session::enqueue(hub::local_frame f) {
 void ws_session::ensure_writer() {
   if (writing_) return;
   writing_ = true;
-  // Runs at once up to its first write: Asio tries the send right away, so
-  // a fan-out costs one syscall per receiver with the frame from the pool.
+  // Runs at once up to its first write, which goes straight to the socket:
+  // a fan-out costs one sendmsg per receiver, of the shared bytes.
   writer(shared_from_this());
 }
 
@@ -311,29 +376,75 @@ loop ws_session::writer(std::shared_ptr<ws_session> self) {
   } exit{s};
   auto& stats = s.ctx_.state.stats;
   io_result r;
-  hub::local_frame f;  // the frame being written: close() may clear the queue meanwhile
+  hub::local_frame f;   // the message being written: close() may clear the queue meanwhile
+  std::string control;  // a pong's payload, or the close frame's
+  std::uint8_t head[10];
   while (s.open_) {
-    if (s.ping_due_ && !s.closing_) {
-      s.ping_due_ = false;
-      co_await io(r, [&s](auto h) { s.ws_.async_ping({}, std::move(h)); });
-      if (!r.ec) ++stats.pings_sent;
-    } else if (!s.queue_.empty() && (!s.closing_ || s.flush_)) {
-      f = s.queue_.pop();
-      co_await io(r, [&s, &f](auto h) { s.ws_.async_write(asio::buffer(f->text), std::move(h)); });
-      f.reset();
-      if (!r.ec) ++stats.messages_delivered;
-    } else if (s.closing_ && !s.close_sent_) {
-      s.close_sent_ = true;
-      co_await io(r, [&s](auto h) { s.ws_.async_close(close_frame_for(s.close_reason_), std::move(h)); });
-      break;
-    } else {
-      break;
+    const ws_opcode op = s.next_to_write(f, control);
+    if (op == ws_opcode::continuation) break;  // nothing
+    const asio::const_buffer body = f ? asio::buffer(f->text) : asio::buffer(control);
+    std::array<asio::const_buffer, 2> out{asio::buffer(head, encode_frame_header(head, op, body.size())), body};
+    r = {};
+    // At once while the socket takes it; waits only on a full socket buffer.
+    while (!r.ec && asio::buffer_size(out) > 0) {
+      const std::size_t n = s.sock_.write_now(out[0], out[1], r.ec);
+      if (r.ec != asio::error::would_block) {
+        advance(out, n);
+        continue;
+      }
+      co_await io(r, [&s, &out](auto h) { s.sock_.async_write_some(out, std::move(h)); });
+      advance(out, r.bytes);
     }
+    f.reset();
     if (r.ec) {
       s.force_close();  // the reader sees the error and tears the session down
       break;
     }
+    if (op == ws_opcode::text) ++stats.messages_delivered;
+    if (op == ws_opcode::ping) ++stats.pings_sent;
+    if (op == ws_opcode::close) {
+      s.after_close_sent();
+      break;
+    }
   }
+}
+
+// What the writer sends next, in this order: a pong, a ping, a message (not
+// once closing, unless flushing), the close frame; continuation: nothing.
+ws_opcode ws_session::next_to_write(hub::local_frame& f, std::string& control) {
+  if (pong_ && !closing_) {
+    control = std::move(*pong_);
+    pong_.reset();
+    return ws_opcode::pong;
+  }
+  if (ping_due_ && !closing_) {
+    ping_due_ = false;
+    control.clear();
+    return ws_opcode::ping;
+  }
+  if (!queue_.empty() && (!closing_ || flush_)) {
+    f = queue_.pop();
+    return ws_opcode::text;
+  }
+  if (closing_ && !close_sent_) {
+    close_sent_ = true;
+    const auto c = close_frame_for(close_reason_, peer_code_);
+    control = c.code == 0 ? std::string() : close_payload(c.code, c.reason);
+    return ws_opcode::close;
+  }
+  return ws_opcode::continuation;
+}
+
+// Both close frames out: the socket closes. Ours first: our side is shut
+// down and the reader lingers for theirs (or their end of stream).
+void ws_session::after_close_sent() {
+  if (peer_closed_) {
+    force_close();
+    return;
+  }
+  parser_.ignore_data();
+  boost::system::error_code ignored;  // a failed shutdown shows in the reads
+  sock_.shutdown_send(ignored);
 }
 
 void ws_session::close(close_reason why, bool flush) {
@@ -352,22 +463,14 @@ void ws_session::close(close_reason why, bool flush) {
 void ws_session::heartbeat(clock::time_point now) {
   if (!open_) return;
   const auto& o = ctx_.opts;
-  // Beast may also close on its own (it failed the connection, e.g. 1009,
-  // or answered the peer's close): the same deadline as our closes, counted
-  // from the first sweep that sees it.
-  const bool beast_closing = !closing_ && !ws_.is_open();
-  if (beast_closing && !beast_close_seen_) {
-    beast_close_seen_ = true;
-    closing_since_ = now;
-  }
-  if (closing_ || beast_closing) {
+  if (closing_) {
     if (older_than(closing_since_, now, o.close_timeout)) {
       force_close();
-    } else if (ws_.next_layer().lingering()) {
-      // Wakes the teardown (frame_bounded_socket), which reads a peer it
-      // held back once more.
+    } else if (held_) {
+      // Wakes the lingering reader, which reads a peer it held back once
+      // more (its close frame may be queued behind what it was writing).
       boost::system::error_code ignored;
-      beast::get_lowest_layer(ws_).cancel(ignored);
+      sock_.cancel(ignored);
     }
     return;
   }
@@ -386,17 +489,19 @@ void ws_session::heartbeat(clock::time_point now) {
 
 void ws_session::force_close() {
   boost::system::error_code ignored;
-  beast::get_lowest_layer(ws_).close(ignored);
+  sock_.close(ignored);
 }
 
 void ws_session::teardown(const boost::system::error_code& ec) {
   if (!open_) return;
   open_ = false;
   auto& st = ctx_.state;
-  if (!closing_) st.stats.count_close(classify(ec));
+  if (!closing_) st.stats.count_close(close_reason::peer);  // its end of stream, or the socket's error
   for (const auto& u : users_) ctx_.unbind_user(this, u);
   for (const auto& t : topics_) leave_topic(t.name);
   recovering_.reset();
+  pong_.reset();
+  backlog_.reset();
   users_.clear();
   bindings_ = 0;
   topics_.clear();

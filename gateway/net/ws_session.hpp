@@ -1,23 +1,34 @@
 #pragma once
 // ws_session: one WebSocket client connection.
 //
-// After the handshake two co_await loops share the connection (net::loop,
-// a coroutine type lean enough for this; see loop.hpp):
-//  - reader() handles client frames (registrations, native requests) in
-//    order and answers through the outbound queue. Between messages it
-//    parks in a socket readiness wait, not in a read: frame_bounded_socket
-//    guarantees Beast holds no buffered bytes then. Its end is the one place
-//    a session is torn down.
-//  - writer() drains the bounded outbound queue: messages, replies, pings,
-//    finally the close frame. It runs only while there is something to send
-//    (started by the first frame queued, ended when the queue is empty), so
-//    an idle connection keeps no writer frame. Being the only writer makes
-//    concurrent pushes to one connection safe: frames never interleave.
+// Beast answers the upgrade; after it the session speaks RFC 6455 framing
+// itself (ws_frame_parser in, encode_frame_header out) on the transport,
+// because Beast's stream would keep ~2.6 KiB per connection for life and
+// take a composed operation per frame written. Two co_await loops share the
+// connection (net::loop, a coroutine type lean enough for this; see
+// loop.hpp):
+//  - reader() parks in a socket readiness wait (no buffer, no read
+//    operation), then reads what arrived into the shard's scratch buffer
+//    and handles the client's frames in order: registrations and native
+//    requests, answered through the outbound queue; pings (a pong is
+//    queued), the close handshake. Its end is the one place a session is
+//    torn down.
+//  - writer() drains the bounded outbound queue: messages, replies, pongs,
+//    pings, finally the close frame. It runs only while there is something
+//    to send (started by the first frame queued, ended when the queue is
+//    empty), so an idle connection keeps no writer frame. Each frame is one
+//    non-blocking sendmsg of its header and the shared message bytes; it
+//    waits only when the socket's buffer is full. Being the only writer
+//    makes concurrent pushes to one connection safe: frames never
+//    interleave.
 //
 // Closing is idempotent and safe from any path (slow consumer, heartbeat,
-// drain, protocol error): close() only records why and lets the writer send
-// the close frame; the heartbeat sweep drops the socket if the closing
-// handshake overruns --close-timeout.
+// drain, protocol error, the peer's close frame): close() only records why
+// and lets the writer send the close frame. Then our side is shut down
+// (FIN) and the reader lingers, discarding what the peer still sends, until
+// its close frame or its end: closing with unread bytes would make the
+// kernel send a reset that can overtake the close frame. The heartbeat
+// sweep drops the socket if that overruns --close-timeout.
 //
 // Thread contract: shard-local. Everything runs on the owning shard's thread;
 // other shards reach a session only by posting to its shard.
@@ -26,22 +37,22 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include "auth/failure.hpp"
 #include "hub/catch_up.hpp"
 #include "hub/subscriber.hpp"
 #include "metrics/shard_stats.hpp"
 #include "net/address_limit.hpp"
-#include "net/frame_bounded_socket.hpp"
+#include "net/transport.hpp"
+#include "net/ws_frames.hpp"
 #include "net/loop.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/types.hpp"
@@ -57,7 +68,6 @@ namespace herald::net {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 
 class shard_context;
 
@@ -101,14 +111,19 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   static asio::awaitable<void> session_main(std::shared_ptr<ws_session> self, std::unique_ptr<request> req);
   static loop reader(std::shared_ptr<ws_session> self);
   static loop writer(std::shared_ptr<ws_session> self);
-  // Idle between messages: neither Beast nor TLS holds bytes of a next frame.
-  bool parkable() const;
-  void on_chunk(std::size_t n);
-  // The reader's one suspension point: waits while reading is paused (a
-  // binding waits for its owner's acknowledgement), parks in a readiness
-  // wait when idle, then reads the next piece of a message.
-  struct next_input;
+  // The reader's suspension points: while reading is paused (a binding
+  // waits for its owner's acknowledgement), and the readiness wait.
+  struct paused;
+  struct readable;
   void resume_reader();
+  // Reads what the socket holds (a fair share) and handles it; false when
+  // the reader is done (`r.ec` says why).
+  bool drain(io_result& r);
+  // Handles the frames in `in`; stops early when reading pauses (`in` then
+  // holds the rest) or the reader is done (false).
+  bool feed(std::span<char>& in, io_result& r);
+  bool on_frame(ws_frame_parser::event& e);
+  void on_peer_close(std::uint16_t code);
   asio::awaitable<bool> handshake(request& req);
   void on_message(std::string_view text, bool is_text);
   // --client-rate: takes a message's token from the bucket; false when it
@@ -117,7 +132,6 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   // Takes a token for a message or a ping; when none is left, queues error
   // rate_limited and closes 1008. True when it refused.
   bool refuse_over_rate();
-  void configure();
   void handle_text(std::string_view text);
   void handle_request(proto::client_request& req);
   void handle_register(proto::client_request& req);
@@ -165,18 +179,13 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   void reply(std::string text);
   void reply_error(std::string_view code, std::string reason, std::string id);
   void ensure_writer();
+  ws_opcode next_to_write(hub::local_frame& f, std::string& control);
+  void after_close_sent();
   void force_close();
   void teardown(const boost::system::error_code& ec);
 
-  // Frames are read in small pieces into `chunk_` and gathered in
-  // `message_` only while a message is incomplete. Beast's async_read would
-  // instead reserve ~1.5 KiB in the dynamic buffer *before* data arrives,
-  // on every idle connection.
-  // 48 bytes take a typical registration or subscribe frame in one read.
-  static constexpr std::size_t chunk_size = 48;
-
-  websocket::stream<frame_bounded_socket, false> ws_;
-  std::unique_ptr<beast::flat_buffer> message_;  // only while a message spans several reads
+  transport sock_;
+  ws_frame_parser parser_;  // holds a message only while it spans reads
   outbound_queue queue_;
   shard_context& ctx_;
   // From the shard's pool: most connections hold one short entry for life.
@@ -190,6 +199,7 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   std::vector<topic_sub, pool_allocator<topic_sub>> topics_;
   topic_sub* find_topic(std::string_view name);
   std::uint16_t bindings_ = 0;       // (user, event) bindings, for the limit
+  std::uint16_t peer_code_ = 0;      // the code of the peer's close frame, echoed in ours
   metrics::close_reason close_reason_ = metrics::close_reason::peer;
   bool open_ : 1 = false;        // handshake done and not yet torn down
   bool writing_ : 1 = false;     // the write loop has a write in flight
@@ -198,11 +208,18 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   bool flush_ : 1 = false;       // write what is queued before the close frame
   bool close_sent_ : 1 = false;
   bool read_paused_ : 1 = false;  // waiting for the owner to acknowledge a binding
-  bool beast_close_seen_ : 1 = false;  // a sweep saw Beast closing on its own (closing_since_ is set)
+  bool peer_closed_ : 1 = false;  // the peer's close frame came: nothing more is read
+  bool held_ : 1 = false;         // lingering with linger_budget spent: the peer gets backpressure
+  // Bytes discarded while lingering since the last budget began.
+  std::uint32_t lingered_ = 0;
   // --client-rate's token bucket: thousandths of a message, and when it was
   // last filled (steady clock, ms, modulo 2^32: a gap under 49 days is exact).
   std::uint32_t rate_tokens_ = 0;
   std::uint32_t rate_filled_ms_ = 0;
+  // The payload of the last ping, until the pong is out; a read that
+  // stopped because reading paused, what it had not handled yet.
+  std::unique_ptr<std::string> pong_;
+  std::unique_ptr<std::string> backlog_;
   // Subscriptions waiting for their history; allocated only meanwhile.
   std::unique_ptr<std::vector<hub::catch_up>> recovering_;
   // What a JWT said about this connection; allocated only for connections
@@ -225,15 +242,13 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
   address_limit::lease lease_;  // --max-connections-per-ip (empty when off); given back at teardown
   clock::time_point last_activity_;
   // Pings stop once a connection is closing, so one field serves both:
-  // when the last ping went out, then (from close(), or the first sweep
-  // that sees Beast closing) when closing began.
+  // when the last ping went out, then (from close()) when closing began.
   union {
     clock::time_point last_ping_{};
     clock::time_point closing_since_;
   };
   std::coroutine_handle<> paused_reader_;
   io_result* reader_result_ = nullptr;  // the reader's result slot (in its frame)
-  char chunk_[chunk_size];
 };
 
 }  // namespace herald::net

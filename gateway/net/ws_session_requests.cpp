@@ -126,7 +126,7 @@ asio::awaitable<bool> ws_session::admit_upgrade(const request& req, std::optiona
   }
   res.keep_alive(false);
   res.prepare_payload();
-  co_await http::async_write(ws_.next_layer(), res, asio::as_tuple(asio::use_awaitable));
+  co_await http::async_write(sock_, res, asio::as_tuple(asio::use_awaitable));
   co_return false;
 }
 

@@ -64,6 +64,43 @@ def raw_ping(port):
         ws.close()
 
 
+class _Collect:
+    """Stands in for RawWS's socket to gather frames into one write."""
+    def __init__(self):
+        self.out = []
+
+    def sendall(self, b):
+        self.out.append(b)
+
+
+def raw_pipelined(h, users):
+    """Registrations for several users, a native ping and a WebSocket ping,
+    all in one write. Reading pauses at each binding whose user is owned by
+    another shard; what that read brought after it must still be handled,
+    in order. Returns the native pong's id, the control pong's payload, and
+    what a push to each user answered."""
+    ws = hh.RawWS(h.port)
+    try:
+        real, ws.sock = ws.sock, _Collect()
+        for u in users:
+            ws.send_text(json.dumps({"token": u, "event": "e"}))
+        ws.send_text('{"op":"ping","id":7}')
+        ws.send_frame(hh.OP_PING, b"hb")
+        collected, ws.sock = ws.sock, real
+        real.sendall(b"".join(collected.out))
+        native = control = None
+        while native is None or control is None:
+            op, payload = ws.recv_frame(hh.WAIT)
+            if op == hh.OP_PONG:
+                control = payload
+            elif op == hh.OP_TEXT and json.loads(payload).get("op") == "pong":
+                native = json.loads(payload).get("id")
+        pushes = [h.push(u, "e", "hello")[2].decode() for u in users]
+        return native, control, pushes
+    finally:
+        ws.close()
+
+
 async def body(binary, c: hh.Checks):
     h = hh.Herald(binary, "--max-message", str(MAX_MESSAGE), "--max-body", str(MAX_BODY)).start()
     good = await hh.ws_connect(h.ws_url)
@@ -221,6 +258,15 @@ async def body(binary, c: hh.Checks):
                 c.check(f"{name} closes the connection (1002)", code == 1002 or (code is None and how != "timeout"),
                         f"code={code} reason={reason!r} ended by {how}")
             await still_good("protocol")
+
+        async with hh.section(c, "frames pipelined in one write"):
+            users = [f"pipe{i}" for i in range(8)]
+            native, control, pushes = await asyncio.to_thread(raw_pipelined, h, users)
+            c.eq("the native ping behind 8 registrations in one write is answered", native, 7)
+            c.eq("so is the WebSocket ping behind it", control, b"hb")
+            c.eq("and every user registered in that write is reachable", pushes,
+                 ["message sent to 1 clients"] * len(users))
+            await still_good("pipelined")
 
         async with hh.section(c, "well-behaved client"):
             c.eq(f"the well-behaved client received all {ticks['sent']} pushes throughout", ticks["missed"], [])

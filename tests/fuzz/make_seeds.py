@@ -64,7 +64,7 @@ http("body_over_limit", "POST /api/v1/publish HTTP/1.1\nHost: x\nAuthorization: 
 http("header_over_limit", "GET /healthz HTTP/1.1\nHost: x\nX-Pad: " + "p" * 8200 + "\n\n", 11)
 http("not_found", "DELETE /metrics/../x?%zz=%41+b HTTP/1.1\nHost: x\n\n")
 
-# frame_scanner: a seed byte, then client frames (masked).
+# Client frames (masked unless told).
 def frame(payload, opcode=0x81, mask=True):
     n = len(payload)
     head = bytes([opcode])
@@ -77,12 +77,22 @@ def frame(payload, opcode=0x81, mask=True):
         head += bytes([m | 127]) + struct.pack(">Q", n)
     return head + (b"\x11\x22\x33\x44" if mask else b"") + payload
 
-write("frame_scanner", "text", b"\x00" + frame(b'{"op":"ping"}'))
-write("frame_scanner", "two_frames", b"\x05" + frame(b"a" * 30) + frame(b"b" * 5))
-write("frame_scanner", "len16", b"\x21" + frame(b"x" * 300))
-write("frame_scanner", "len64", b"\x42" + frame(b"y" * 70000)[:14] + b"y" * 200)
-write("frame_scanner", "empty_and_ping", b"\x13" + frame(b"") + frame(b"hb", 0x89) + frame(b"", 0x88))
-write("frame_scanner", "fragments", b"\x77" + frame(b"part1", 0x01) + frame(b"part2", 0x80) + frame(b"z", 0x81, False))
+
+# ws_frames: a seed byte (low bit: long or short reads; top three bits: after
+# which event ignore_data() is called, 0 never), then client frames.
+def ws_close(code, reason=b""):
+    return frame(struct.pack(">H", code) + reason, 0x88)
+
+write("ws_frames", "text", b"\x00" + frame(b'{"op":"ping"}'))
+write("ws_frames", "binary_len16", b"\x01" + frame(bytes(range(256)) * 2, 0x82))
+write("ws_frames", "fragmented_with_ping", b"\x06" + frame(b"frag", 0x01) + frame(b"hb", 0x89) +
+      frame(b"ment", 0x00) + frame(b"ed", 0x80))
+write("ws_frames", "exactly_max_in_fragments", b"\x09" + frame(b"x" * 2048, 0x02) + frame(b"x" * 2048, 0x80))
+write("ws_frames", "over_max", b"\x03" + frame(b"m" * 4097, 0x82))
+write("ws_frames", "close", b"\x02" + frame(b"", 0x8a) + ws_close(1000, b"bye"))
+write("ws_frames", "close_bad_utf8", b"\x04" + ws_close(1001, b"\xc3"))
+write("ws_frames", "ignore_data_then_close", b"\x21" + frame(b"a") + frame(b"skipped", 0x01) + frame(b"", 0x89) +
+      frame(b"too", 0x80) + ws_close(1001))
 
 # proxy_header: a seed byte, then the connection's first bytes.
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"

@@ -14,7 +14,7 @@ BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(codec http_request frame_scanner proxy_header)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(codec http_request proxy_header ws_frames)
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   launcher=()
@@ -31,11 +31,11 @@ for t in "${TARGETS[@]}"; do
   scratch="$BUILD/corpus/$t"
   mkdir -p "$scratch"
   # Longer inputs for HTTP: past the 8 KiB header limit (a seed declares a
-  # body over the 64 KiB limit). Frame headers are at most 14 bytes: 1 KiB
-  # holds dozens of frames and keeps the byte-by-byte replay fast.
+  # body over the 64 KiB limit). The frame parser's inputs pass its 4 KiB
+  # message limit.
   max_len=()
   [ "$t" = http_request ] && max_len=(-max_len=12288)
-  [ "$t" = frame_scanner ] && max_len=(-max_len=1024)
+  [ "$t" = ws_frames ] && max_len=(-max_len=9000)
   echo "fuzz: $t for ${SECONDS_EACH}s" >&2
   # -timeout: one input taking over 10 s is a hang, reported as a failure.
   # The seeds are read, not written: new units go to the scratch corpus.
