@@ -5,6 +5,10 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+
 #include "proto/codec.hpp"
 #include "test_client.hpp"
 #include "test_node.hpp"
@@ -19,9 +23,78 @@ std::string upgrade_from(const std::string& origin_header) {
          origin_header + "\r\n";
 }
 
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// One kept-alive HTTP connection; every read is bounded, so a server that
+// never answers (or never closes) fails the test instead of hanging it.
+class keep_alive_client {
+ public:
+  explicit keep_alive_client(std::uint16_t port) : socket_(ioc_) {
+    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+  // GET `path`; the status, or 0 when the connection ended first.
+  int get(const std::string& path) {
+    boost::system::error_code ec;
+    asio::write(socket_, asio::buffer("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"), ec);
+    if (ec) return 0;
+    std::string head;
+    if (!read([&](auto done) { asio::async_read_until(socket_, asio::dynamic_buffer(buffer_), "\r\n\r\n", done); })) {
+      return 0;
+    }
+    head = buffer_.substr(0, buffer_.find("\r\n\r\n") + 4);
+    const auto at = head.find("Content-Length: ");
+    const std::size_t body = at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));
+    while (buffer_.size() < head.size() + body) {
+      if (!read([&](auto done) { asio::async_read(socket_, asio::dynamic_buffer(buffer_), asio::transfer_at_least(1), done); })) {
+        return 0;
+      }
+    }
+    buffer_.erase(0, head.size() + body);
+    return std::stoi(head.substr(9, 3));
+  }
+  // True when the server closed the connection (within 10 s).
+  bool closed_by_server() {
+    return !read([&](auto done) { asio::async_read(socket_, asio::dynamic_buffer(buffer_), asio::transfer_at_least(1), done); });
+  }
+
+ private:
+  // Runs one read; false when it ended in an error (the server's close).
+  template <class Start>
+  bool read(Start start) {
+    boost::system::error_code result = asio::error::timed_out;
+    start([&](boost::system::error_code ec, std::size_t) { result = ec; });
+    ioc_.restart();
+    ioc_.run_for(std::chrono::seconds(10));
+    if (result == asio::error::timed_out) throw std::runtime_error("the server neither answered nor closed");
+    return !result;
+  }
+
+  asio::io_context ioc_;
+  tcp::socket socket_;
+  std::string buffer_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(limits)
+
+// The idle deadline is re-armed lazily (http_session's deadline): a used
+// connection must outlive several timeouts, an unused one must not.
+BOOST_AUTO_TEST_CASE(a_kept_alive_http_connection_stays_open_while_used_and_is_closed_once_idle_for_the_http_idle_timeout) {
+  auto opts = test_options();
+  opts.http_idle_timeout = herald::config::seconds_d(1.0);
+  test_node node(opts);
+  keep_alive_client busy(node.port());
+  keep_alive_client idle(node.port());
+  BOOST_TEST(idle.get("/healthz") == 200);
+  for (int i = 0; i < 12; ++i) {  // three timeouts' worth
+    BOOST_TEST(busy.get("/healthz") == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  BOOST_TEST(idle.closed_by_server());
+  BOOST_TEST(busy.get("/healthz") == 200);
+}
 
 BOOST_AUTO_TEST_CASE(an_upgrade_from_an_origin_not_allowed_is_answered_403_before_the_handshake) {
   auto opts = test_options();
