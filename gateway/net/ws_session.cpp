@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <tuple>
-#include <cstring>
 #include <limits>
 
 #include <boost/asio/as_tuple.hpp>
@@ -96,7 +95,7 @@ ws_session::ws_session(transport t, std::uint64_t id, const tcp::endpoint& peer,
 
 ws_session::~ws_session() = default;
 
-// With allocate_shared's 16-byte control block, 336 bytes take the 352-byte
+// With allocate_shared's 16-byte control block, up to 336 bytes take the 352-byte
 // pool class. Every idle connection pays it: a member that pushes the size
 // over means 16 more bytes per connection (issue 8's memory budget), so
 // make room (a hole, a rarely used field moved behind a pointer) first.
@@ -184,7 +183,6 @@ void ws_session::resume_reader() {
 loop ws_session::reader(std::shared_ptr<ws_session> self) {
   ws_session& s = *self;
   io_result r;
-  s.reader_result_ = &r;
   // Whatever ends the loop (an error, or an exception on its way to the
   // loop's boundary) tears the session down.
   struct on_exit {

@@ -248,7 +248,6 @@ class ws_session final : public hub::subscriber, public std::enable_shared_from_
     clock::time_point closing_since_;
   };
   std::coroutine_handle<> paused_reader_;
-  io_result* reader_result_ = nullptr;  // the reader's result slot (in its frame)
 };
 
 }  // namespace herald::net
