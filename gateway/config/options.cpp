@@ -163,8 +163,10 @@ parse_outcome parse_options(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-queue-bytes", o.max_queue_bytes, "Outbound queue limit per connection (bytes)")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--max-message", o.max_message, "Largest client text frame (bytes); larger closes with 1009")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  // At most 4 GiB - 1: the frame parser counts a message in 32 bits (net/ws_frames).
+  app.add_option("--max-message", o.max_message,
+                 "Largest client message (bytes, at most 4294967295); larger closes with 1009")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}))->capture_default_str();
   app.add_option("--max-body", o.max_body, "Largest HTTP request body (bytes); larger answers 413")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-subscriptions", o.max_subscriptions, "Topics and bindings per connection")

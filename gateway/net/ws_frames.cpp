@@ -112,7 +112,7 @@ ws_frame_parser::event ws_frame_parser::start_frame() {
   if (!data && (!fin_ || len > 125)) return fail(1002);
   if (data && !ignore_data_) {
     if (len > max_message_ - msg_size_) return fail(1009);
-    msg_size_ += len;
+    msg_size_ += static_cast<std::uint32_t>(len);
   }
   if (op_ == 1 || op_ == 2) msg_op_ = op_;
   left_ = len;

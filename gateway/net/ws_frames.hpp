@@ -24,6 +24,7 @@
 // After an error every later byte is ignored.
 //
 // Thread contract: shard-local (one per connection).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -55,7 +56,9 @@ class ws_frame_parser {
     std::unique_ptr<std::string> owned;
   };
 
-  explicit ws_frame_parser(std::size_t max_message) : max_message_(max_message) {}
+  // `max_message` over 4 GiB - 1 counts as that (options refuse more).
+  explicit ws_frame_parser(std::size_t max_message)
+      : max_message_(static_cast<std::uint32_t>(std::min<std::size_t>(max_message, UINT32_MAX))) {}
 
   // Reads from the front of `in` (unmasking it in place) until one event is
   // complete, and drops what it read from `in`. kind::none: `in` is used
@@ -81,14 +84,16 @@ class ws_frame_parser {
   event finish_close(std::string_view bytes, event e);
   void unmask(char* p, std::size_t n);
 
-  std::size_t max_message_;
   // What a frame or message spanning reads has gathered so far: the current
   // message's payload, or a control frame's (which may come between a
   // message's fragments, hence its own). Allocated only meanwhile.
   std::unique_ptr<std::string> partial_;
   std::unique_ptr<std::string> control_;
   std::uint64_t left_ = 0;        // payload bytes of the current frame still to come
-  std::uint64_t msg_size_ = 0;    // payload bytes of the current message so far
+  // 32 bits each: a session holds a parser, and these 8 bytes put an idle
+  // connection in the pool's next smaller class (ws_session's static_assert).
+  std::uint32_t max_message_;
+  std::uint32_t msg_size_ = 0;    // payload bytes of the current message so far (≤ max_message_)
   std::uint8_t hdr_[14] = {};
   std::uint8_t have_ = 0;         // header bytes gathered
   std::uint8_t mask_[4] = {};

@@ -300,6 +300,16 @@ BOOST_AUTO_TEST_CASE(a_message_over_max_message_in_one_frame_is_refused_at_its_h
   BOOST_TEST(p.failed());
 }
 
+BOOST_AUTO_TEST_CASE(a_limit_beyond_32_bits_counts_as_4_gib_so_a_4_gib_frame_is_still_refused_at_its_header) {
+  // The parser keeps its limit in 32 bits (the options refuse more); a wider
+  // one must not wrap to something small.
+  ws_frame_parser p(std::size_t{1} << 40);
+  BOOST_TEST(feed(p, header(0x82, std::uint64_t{1} << 32)) == events{"error:1009"});
+  ws_frame_parser q(std::size_t{1} << 40);
+  BOOST_TEST(feed(q, header(0x82, 0xffffffffu)).empty());  // exactly the limit: its payload is awaited
+  BOOST_TEST(!q.failed());
+}
+
 BOOST_AUTO_TEST_CASE(a_message_over_max_message_across_fragments_is_refused_at_the_fragment_that_passes_it) {
   BOOST_TEST(feed_whole(frame(0x01, letters(6)) + frame(0x80, letters(5)), 10) == events{"error:1009"});
   BOOST_TEST(feed_whole(frame(0x01, letters(4)) + frame(0x00, letters(4)) + frame(0x80, letters(3)), 10) ==
