@@ -63,10 +63,20 @@ class shard_pool {
   // shard's own thread waits in a thread-private queue until the running
   // handler returns, so a post another thread makes meanwhile overtakes it;
   // what is sequenced under a mutex (sequenced_under) must not be.
+  // Counts what it has queued for the shard until it ran (ordered_pending_),
+  // so sequenced_under can tell when nothing ordered waits there.
   template <class F>
   void post_ordered(std::size_t shard, F&& f) {
-    asio::post(ordered_[shard], std::forward<F>(f));
+    ordered_pending_[shard].fetch_add(1, std::memory_order_relaxed);
+    asio::post(ordered_[shard], [this, shard, f = std::forward<F>(f)]() mutable {
+      f();
+      ordered_pending_[shard].fetch_sub(1, std::memory_order_relaxed);
+    });
   }
+
+  // The shard of this pool whose thread calls, or -1 on any other thread
+  // (another pool's too: a test process runs several nodes).
+  int current_shard() const;
 
   // Like post_to, but runs `f` at once when called on that shard's thread.
   template <class F>
@@ -102,9 +112,12 @@ class shard_pool {
   // Like sequenced, but `prepare()` runs on the calling thread under
   // `guard` (the mutex of what it touches), which also covers the posts of
   // `each`: they leave in the guard's order, so every shard sees that order,
-  // as it sees an owner's (post_ordered). Every target is posted to, the
-  // caller's shard too: a frame another thread prepared earlier may be
-  // queued there still.
+  // as it sees an owner's (post_ordered). The caller's own shard runs its
+  // `each` inline, after the guard is released, when nothing ordered is
+  // queued for it (a frame another thread prepared earlier would be, and
+  // must come first); else it is posted to like the others. Inline is still
+  // in order: whatever is posted to this shard after the guard is released
+  // runs after the caller returns to its loop.
   // It saves the hop to the owner and back: a push nobody here listens to
   // completes with no other thread woken, one to receivers on other shards
   // wakes only those (issue 8's profile: ~20 % of /push was these hops).
@@ -119,6 +132,7 @@ class shard_pool {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   std::vector<asio::strand<asio::io_context::executor_type>> ordered_;  // one per shard, for post_ordered
+  std::unique_ptr<std::atomic<std::size_t>[]> ordered_pending_;  // per shard: posted by post_ordered, not yet run
 };
 
 // What a sequenced fan-out's prepare step returns: the value to fan out and
@@ -248,12 +262,21 @@ asio::awaitable<R> shard_pool::sequenced_under(std::mutex& guard, Prepare prepar
                    reduce = std::move(reduce)](auto handler) mutable {
     using state_t = detail::sequenced_state<R, prepared_t, Each, Reduce, result_t, decltype(handler)>;
     const std::size_t n = size();
-    std::lock_guard lock(guard);
+    const int here = current_shard();
+    std::unique_lock lock(guard);
     auto st = state_t::begin(prepare, start, std::move(each), std::move(reduce), n, std::move(handler));
     if (!st) return;
+    bool run_here = false;
     for (std::size_t i = 0; i < n; ++i) {
-      if (st->targets & (std::uint64_t{1} << i)) post_ordered(i, [st, i, n] { state_t::run(st, i, n); });
+      if (!(st->targets & (std::uint64_t{1} << i))) continue;
+      if (static_cast<int>(i) == here && ordered_pending_[i].load(std::memory_order_relaxed) == 0) {
+        run_here = true;
+      } else {
+        post_ordered(i, [st, i, n] { state_t::run(st, i, n); });
+      }
     }
+    lock.unlock();
+    if (run_here) state_t::run(st, static_cast<std::size_t>(here), n);
   };
   return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(std::move(initiate), asio::use_awaitable);
 }

@@ -99,4 +99,23 @@ BOOST_AUTO_TEST_CASE(only_the_targeted_shards_take_a_publication_and_their_resul
   BOOST_TEST(s.seen[2].size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_publication_from_a_shards_own_thread_comes_after_what_is_already_queued_in_order_there) {
+  shard_pool pool(2);
+  pool.run();
+  sequencer s(pool.size());
+  auto on_shard_0 = [&]() -> asio::awaitable<bool> {
+    // Queued for this shard: it runs once this handler gives the thread back.
+    pool.post_ordered(0, [&s] { s.seen[0].push_back(100); });
+    const auto first = co_await publish(pool, s, 0b01);
+    // Nothing queued now: this one may run at once, and is still in order.
+    const auto second = co_await publish(pool, s, 0b01);
+    co_return first == 1 && second == 1 && pool.executor(0).running_in_this_thread();
+  };
+  BOOST_TEST(asio::co_spawn(pool.executor(0), on_shard_0(), asio::use_future).get());
+  pool.stop();
+  pool.join();
+  BOOST_TEST(s.seen[0] == (std::vector<std::uint64_t>{100, 1, 2}), boost::test_tools::per_element());
+  BOOST_TEST(s.seen[1].empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
