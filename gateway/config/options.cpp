@@ -166,7 +166,7 @@ parse_outcome parse_options(int argc, char** argv) {
   // At most 4 GiB - 1: the frame parser counts a message in 32 bits (net/ws_frames).
   app.add_option("--max-message", o.max_message,
                  "Largest client message (bytes, at most 4294967295); larger closes with 1009")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}))->capture_default_str();
+      ->check(CLI::Range(std::size_t{1}, std::size_t{UINT32_MAX}))->capture_default_str();
   app.add_option("--max-body", o.max_body, "Largest HTTP request body (bytes); larger answers 413")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-subscriptions", o.max_subscriptions, "Topics and bindings per connection")

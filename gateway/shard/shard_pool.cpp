@@ -10,14 +10,13 @@ thread_local int this_shard = -1;
 
 int shard_pool::current_shard() const { return this_pool == this ? this_shard : -1; }
 
-shard_pool::shard_pool(std::size_t shards) : ordered_pending_(new std::atomic<std::size_t>[shards]) {
+shard_pool::shard_pool(std::size_t shards) : ordered_pending_(new pending_count[shards]) {
   contexts_.reserve(shards);
   for (std::size_t i = 0; i < shards; ++i) {
     // Concurrency hint 1: each io_context is driven by exactly one thread,
     // which spares Asio's scheduler some work. It keeps its locking (only the
     // BOOST_ASIO_CONCURRENCY_HINT_UNSAFE* hints drop it in Boost 1.81), and
     // must: other shards, the bus and the main thread post into it.
-    ordered_pending_[i].store(0, std::memory_order_relaxed);
     contexts_.push_back(std::make_unique<asio::io_context>(1));
     ordered_.push_back(asio::make_strand(contexts_.back()->get_executor()));
   }

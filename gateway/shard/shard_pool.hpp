@@ -67,10 +67,10 @@ class shard_pool {
   // so sequenced_under can tell when nothing ordered waits there.
   template <class F>
   void post_ordered(std::size_t shard, F&& f) {
-    ordered_pending_[shard].fetch_add(1, std::memory_order_relaxed);
+    ordered_pending_[shard].n.fetch_add(1, std::memory_order_relaxed);
     asio::post(ordered_[shard], [this, shard, f = std::forward<F>(f)]() mutable {
       f();
-      ordered_pending_[shard].fetch_sub(1, std::memory_order_relaxed);
+      ordered_pending_[shard].n.fetch_sub(1, std::memory_order_relaxed);
     });
   }
 
@@ -132,7 +132,12 @@ class shard_pool {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   std::vector<asio::strand<asio::io_context::executor_type>> ordered_;  // one per shard, for post_ordered
-  std::unique_ptr<std::atomic<std::size_t>[]> ordered_pending_;  // per shard: posted by post_ordered, not yet run
+  // Per shard: posted by post_ordered, not yet run. A line each: a shard's
+  // thread counts its own down while others count theirs.
+  struct alignas(64) pending_count {
+    std::atomic<std::size_t> n{0};
+  };
+  std::unique_ptr<pending_count[]> ordered_pending_;
 };
 
 // What a sequenced fan-out's prepare step returns: the value to fan out and
@@ -269,7 +274,7 @@ asio::awaitable<R> shard_pool::sequenced_under(std::mutex& guard, Prepare prepar
     bool run_here = false;
     for (std::size_t i = 0; i < n; ++i) {
       if (!(st->targets & (std::uint64_t{1} << i))) continue;
-      if (static_cast<int>(i) == here && ordered_pending_[i].load(std::memory_order_relaxed) == 0) {
+      if (static_cast<int>(i) == here && ordered_pending_[i].n.load(std::memory_order_relaxed) == 0) {
         run_here = true;
       } else {
         post_ordered(i, [st, i, n] { state_t::run(st, i, n); });
