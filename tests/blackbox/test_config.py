@@ -214,6 +214,13 @@ def check_refusals(binary, c):
     c.check("a bad value in the environment is an error naming the option", code not in (None, 0)
             and "--max-body" in node.output(), f"exit {code}: {node.output()[-300:]}")
     node.stop()
+    # The frame parser counts a message in 32 bits: a larger limit is refused, not cut down.
+    node = Node(binary, ["--listen", f"127.0.0.1:{hh.free_port()}", "--max-message", "4294967296"])
+    code = node.exit_code()
+    c.check("a --max-message beyond 4294967295 is an error naming the option and its range",
+            code not in (None, 0) and "--max-message" in node.output() and "4294967295" in node.output(),
+            f"exit {code}: {node.output()[-300:]}")
+    node.stop()
     out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
     c.check("herald --help names each option's variable and the precedence",
             "HERALD_PUSH_KEY" in out and "Precedence: flag, then environment, then file" in out, out[-400:])
