@@ -55,7 +55,7 @@ using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
 // A plain-text answer; used for errors found before a request is routed too.
-response text_response(http::status status, std::string_view body, unsigned version);
+response text_response(http::status status, std::string body, unsigned version);
 response json_response(http::status status, std::string body, unsigned version);
 // {"error":code,"reason":...} with `status`.
 response json_error(http::status status, std::string_view code, std::string_view reason, unsigned version);
@@ -71,6 +71,14 @@ class http_api {
   boost::asio::awaitable<response> handle(const request& req, shard::shard_state& local);
 
  private:
+  // The four publication endpoints' metric name, or nullptr for other paths.
+  static const char* publication_endpoint(std::string_view path);
+  // 405 when not a POST, 401 without a push key where one is needed.
+  std::optional<response> refuse_publication(const request& req, std::string_view path) const;
+  boost::asio::awaitable<response> publication(const request& req, shard::shard_state& local, std::string_view path);
+  // Everything but publications: health, metrics, history, status, files.
+  boost::asio::awaitable<response> handle_other(const request& req, shard::shard_state& local,
+                                                std::string_view path);
   boost::asio::awaitable<response> compat_push(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> publish(const request& req, shard::shard_state& local);
   boost::asio::awaitable<response> user_push(const request& req, shard::shard_state& local);
