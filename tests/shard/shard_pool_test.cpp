@@ -118,4 +118,40 @@ BOOST_AUTO_TEST_CASE(a_publication_from_a_shards_own_thread_comes_after_what_is_
   BOOST_TEST(s.seen[1].empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_publication_done_wholly_on_the_callers_shard_resumes_it_before_what_was_posted_there_meanwhile) {
+  shard_pool pool(2);
+  pool.run();
+  sequencer s(pool.size());
+  std::atomic<int> others_run{0};
+  auto on_shard_0 = [&]() -> asio::awaitable<bool> {
+    // Plain posts, not ordered ones: they run after this handler returns.
+    pool.post_to(0, [&] { ++others_run; });
+    const auto here = co_await publish(pool, s, 0b01);
+    const bool before_here = others_run.load() == 0;
+    pool.post_to(0, [&] { ++others_run; });
+    const auto nowhere = co_await publish(pool, s, 0);
+    const bool before_nowhere = others_run.load() == 0;
+    co_return here == 1 && nowhere == 0 && before_here && before_nowhere;
+  };
+  BOOST_TEST(asio::co_spawn(pool.executor(0), on_shard_0(), asio::use_future).get());
+  pool.stop();
+  pool.join();
+  BOOST_TEST(others_run.load() == 2);
+  BOOST_TEST(s.seen[0] == (std::vector<std::uint64_t>{1}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_publication_that_another_shard_finishes_resumes_the_caller_on_its_own_shard) {
+  shard_pool pool(2);
+  pool.run();
+  sequencer s(pool.size());
+  auto on_shard_0 = [&]() -> asio::awaitable<bool> {
+    const auto n = co_await publish(pool, s, 0b11);
+    co_return n == 2 && pool.executor(0).running_in_this_thread();
+  };
+  for (int i = 0; i < 200; ++i) BOOST_TEST_REQUIRE(asio::co_spawn(pool.executor(0), on_shard_0(), asio::use_future).get());
+  pool.stop();
+  pool.join();
+  BOOST_TEST(s.seen[1].size() == 200u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
