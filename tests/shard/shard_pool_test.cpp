@@ -123,6 +123,7 @@ BOOST_AUTO_TEST_CASE(a_publication_done_wholly_on_the_callers_shard_resumes_it_b
   pool.run();
   sequencer s(pool.size());
   std::atomic<int> others_run{0};
+  std::promise<void> drained;
   auto on_shard_0 = [&]() -> asio::awaitable<bool> {
     // Plain posts, not ordered ones: they run after this handler returns.
     pool.post_to(0, [&] { ++others_run; });
@@ -131,9 +132,13 @@ BOOST_AUTO_TEST_CASE(a_publication_done_wholly_on_the_callers_shard_resumes_it_b
     pool.post_to(0, [&] { ++others_run; });
     const auto nowhere = co_await publish(pool, s, 0);
     const bool before_nowhere = others_run.load() == 0;
+    pool.post_to(0, [&drained] { drained.set_value(); });
     co_return here == 1 && nowhere == 0 && before_here && before_nowhere;
   };
   BOOST_TEST(asio::co_spawn(pool.executor(0), on_shard_0(), asio::use_future).get());
+  // The two posts ran once the coroutine's last one has (a shard runs what
+  // its own thread posts in order; stopping the pool first would discard them).
+  drained.get_future().wait();
   pool.stop();
   pool.join();
   BOOST_TEST(others_run.load() == 2);
