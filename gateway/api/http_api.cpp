@@ -89,43 +89,38 @@ http_api::http_api(const config::options& opts, const token_auth& auth, delivery
 // (it made glibc consolidate its fast bins), evicting a cached frame too.
 boost::asio::awaitable<response> http_api::handle(const request& req, shard::shard_state& local) {
   const auto path = path_of(req);
-  const char* endpoint = publication_endpoint(path);
+  const publication_endpoint* endpoint = publication_endpoint_of(path);
   if (endpoint == nullptr) co_return co_await handle_other(req, local, path);
   const auto start = clock::now();
   response res;
-  if (auto refusal = refuse_publication(req, path)) {
+  if (auto refusal = refuse_publication(req, *endpoint)) {
     res = std::move(*refusal);
   } else {
-    res = co_await publication(req, local, path);
+    res = co_await (this->*endpoint->run)(req, local);
   }
-  count(local, endpoint, res, start);
+  count(local, endpoint->name, res, start);
   co_return res;
 }
 
-const char* http_api::publication_endpoint(std::string_view path) {
-  return path == "/push"                   ? "push"
-         : path == "/api/v1/publish"        ? "publish"
-         : path == "/api/v1/push"           ? "user_push"
-         : path == "/api/v1/client-publish" ? "client_publish"
-                                            : nullptr;
+const http_api::publication_endpoint* http_api::publication_endpoint_of(std::string_view path) {
+  static constexpr publication_endpoint endpoints[] = {
+      {"/push", "push", &http_api::compat_push, true},
+      {"/api/v1/publish", "publish", &http_api::publish, true},
+      {"/api/v1/push", "user_push", &http_api::user_push, true},
+      {"/api/v1/client-publish", "client_publish", &http_api::client_publish, false},  // the client's own token
+  };
+  for (const auto& e : endpoints) {
+    if (path == e.path) return &e;
+  }
+  return nullptr;
 }
 
-std::optional<response> http_api::refuse_publication(const request& req, std::string_view path) const {
+std::optional<response> http_api::refuse_publication(const request& req, const publication_endpoint& endpoint) const {
   if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
-  if (path == "/api/v1/client-publish" || authorized(req)) return std::nullopt;  // a client's own token authorises it
+  if (!endpoint.needs_push_key || authorized(req)) return std::nullopt;
   auto res = text_response(http::status::unauthorized, "missing or wrong push key", req.version());
   res.set(http::field::www_authenticate, "Bearer");
   return res;
-}
-
-// Not a coroutine: it hands over the endpoint's awaitable, so a publication
-// costs no frame of its own here.
-boost::asio::awaitable<response> http_api::publication(const request& req, shard::shard_state& local,
-                                                       std::string_view path) {
-  if (path == "/push") return compat_push(req, local);
-  if (path == "/api/v1/publish") return publish(req, local);
-  if (path == "/api/v1/push") return user_push(req, local);
-  return client_publish(req, local);
 }
 
 boost::asio::awaitable<response> http_api::handle_other(const request& req, shard::shard_state& local,

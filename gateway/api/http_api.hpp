@@ -71,11 +71,19 @@ class http_api {
   boost::asio::awaitable<response> handle(const request& req, shard::shard_state& local);
 
  private:
-  // The four publication endpoints' metric name, or nullptr for other paths.
-  static const char* publication_endpoint(std::string_view path);
+  // One of the four publication endpoints: its path, its metric name, what
+  // answers it, and whether it asks for the push key (client-publish is
+  // authorised by the client's own token instead).
+  struct publication_endpoint {
+    std::string_view path;
+    const char* name;
+    boost::asio::awaitable<response> (http_api::*run)(const request&, shard::shard_state&);
+    bool needs_push_key;
+  };
+  // The endpoint at `path`, or nullptr for every other path.
+  static const publication_endpoint* publication_endpoint_of(std::string_view path);
   // 405 when not a POST, 401 without a push key where one is needed.
-  std::optional<response> refuse_publication(const request& req, std::string_view path) const;
-  boost::asio::awaitable<response> publication(const request& req, shard::shard_state& local, std::string_view path);
+  std::optional<response> refuse_publication(const request& req, const publication_endpoint& endpoint) const;
   // Everything but publications: health, metrics, history, status, files.
   boost::asio::awaitable<response> handle_other(const request& req, shard::shard_state& local,
                                                 std::string_view path);
